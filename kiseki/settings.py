@@ -1,0 +1,181 @@
+"""Settings: one frozen object resolved when a run starts or an ``Api`` is made.
+
+Precedence: explicit arguments > ``settings=`` mapping > ``KISEKI_*`` environment variables >
+``WANDB_*`` environment variables (so existing scripts keep working) > defaults. This is the
+only module that reads ``os.environ``; everything else receives a :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kiseki.errors import ConfigError
+
+MODES = ("online", "offline", "disabled")
+RESUME_CHOICES = ("allow", "must", "never", "auto")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that shapes a run or an ``Api``, resolved once.
+
+    Environment variables (``KISEKI_`` prefix; the ``WANDB_`` name is the fallback):
+    ``PROJECT ENTITY MODE DIR RUN_ID NAME NOTES TAGS JOB_TYPE RUN_GROUP RESUME SILENT``
+    (``TAGS`` comma-separated), and kiseki's own ``HEARTBEAT_INTERVAL``,
+    ``HEARTBEAT_TIMEOUT``, ``FLUSH_INTERVAL`` and ``FINISH_TIMEOUT`` (seconds).
+    """
+
+    project: str | None = None
+    entity: str | None = None
+    mode: str = "online"
+    kiseki_dir: Path = Path("~/.kiseki")
+    run_dir_root: Path | None = None
+    run_id: str | None = None
+    name: str | None = None
+    notes: str | None = None
+    tags: tuple[str, ...] = ()
+    group: str | None = None
+    job_type: str | None = None
+    resume: str | None = None
+    silent: bool = False
+    heartbeat_interval: float = 10.0
+    heartbeat_timeout: float = 60.0
+    flush_interval: float = 0.2
+    finish_timeout: float = 60.0
+    user: str = "unknown"
+
+    @property
+    def runs_root(self) -> Path:
+        """Where run directories (each holding a ``run.log``) are created."""
+        return self.run_dir_root or (self.kiseki_dir / "runs")
+
+    @property
+    def default_entity(self) -> str:
+        """The entity used when none is given: ``KISEKI_ENTITY`` or the local user name."""
+        return self.entity or self.user
+
+
+_ENV_FIELDS: dict[str, tuple[str, str]] = {
+    "project": ("KISEKI_PROJECT", "WANDB_PROJECT"),
+    "entity": ("KISEKI_ENTITY", "WANDB_ENTITY"),
+    "mode": ("KISEKI_MODE", "WANDB_MODE"),
+    "kiseki_dir": ("KISEKI_DIR", "WANDB_DIR"),
+    "run_id": ("KISEKI_RUN_ID", "WANDB_RUN_ID"),
+    "name": ("KISEKI_NAME", "WANDB_NAME"),
+    "notes": ("KISEKI_NOTES", "WANDB_NOTES"),
+    "tags": ("KISEKI_TAGS", "WANDB_TAGS"),
+    "group": ("KISEKI_RUN_GROUP", "WANDB_RUN_GROUP"),
+    "job_type": ("KISEKI_JOB_TYPE", "WANDB_JOB_TYPE"),
+    "resume": ("KISEKI_RESUME", "WANDB_RESUME"),
+    "silent": ("KISEKI_SILENT", "WANDB_SILENT"),
+    "heartbeat_interval": ("KISEKI_HEARTBEAT_INTERVAL", ""),
+    "heartbeat_timeout": ("KISEKI_HEARTBEAT_TIMEOUT", ""),
+    "flush_interval": ("KISEKI_FLUSH_INTERVAL", ""),
+    "finish_timeout": ("KISEKI_FINISH_TIMEOUT", ""),
+}
+_FIELD_NAMES = {f.name for f in dataclasses.fields(Settings)}
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    if name == "kiseki_dir" or name == "run_dir_root":
+        return Path(os.path.expanduser(str(value))).absolute()
+    if name == "tags":
+        if isinstance(value, str):
+            return tuple(t.strip() for t in value.split(",") if t.strip())
+        return tuple(str(t) for t in value)
+    if name == "silent":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE
+        raise ConfigError(f"{source}={value!r} is not a boolean: use true or false.")
+    if name in ("heartbeat_interval", "heartbeat_timeout", "flush_interval", "finish_timeout"):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{source}={value!r} is not a number of seconds.") from None
+        if number <= 0:
+            raise ConfigError(f"{source}={value!r} must be a positive number of seconds.")
+        return number
+    if name == "mode":
+        mode = str(value).strip().lower()
+        if mode in ("dryrun", "offline"):
+            return "offline"
+        if mode in ("run", "online"):
+            return "online"
+        if mode == "disabled":
+            return mode
+        raise ConfigError(f"{source}={value!r} is not a mode: use one of {', '.join(MODES)}.")
+    if name == "resume":
+        if value is None or value is False:
+            return None
+        if value is True:
+            return "auto"
+        text = str(value).strip().lower()
+        if text in ("true",):
+            return "auto"
+        if text in ("false", "", "none"):
+            return None
+        if text not in RESUME_CHOICES:
+            raise ConfigError(
+                f"{source}={value!r} is not a resume policy: use one of "
+                f"{', '.join(RESUME_CHOICES)}."
+            )
+        return text
+    return value if value is None else str(value)
+
+
+def resolve_settings(
+    arguments: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Any] | Settings | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build :class:`Settings` from arguments, a ``settings=`` mapping and the environment.
+
+    ``arguments`` holds explicit keyword arguments (``None`` means "not given"); ``overrides``
+    is what the user passed as ``settings=``. Unknown keys in ``overrides`` are refused with a
+    :class:`~kiseki.errors.ConfigError` naming them.
+    """
+    env = os.environ if environ is None else environ
+    if isinstance(overrides, Settings):
+        overrides = {f: getattr(overrides, f) for f in _FIELD_NAMES}
+    overrides = dict(overrides or {})
+    unknown = set(overrides) - _FIELD_NAMES
+    if unknown:
+        raise ConfigError(
+            f"Unknown setting(s) {', '.join(sorted(unknown))}: known settings are "
+            f"{', '.join(sorted(_FIELD_NAMES))}."
+        )
+    values: dict[str, Any] = {}
+    for name in _FIELD_NAMES:
+        given = (arguments or {}).get(name)
+        if given is not None:
+            values[name] = _coerce(name, given, name)
+            continue
+        if overrides.get(name) is not None:
+            values[name] = _coerce(name, overrides[name], f"settings[{name!r}]")
+            continue
+        for variable in _ENV_FIELDS.get(name, ()):
+            if variable and env.get(variable) not in (None, ""):
+                values[name] = _coerce(name, env[variable], variable)
+                break
+    values.setdefault("kiseki_dir", Path(os.path.expanduser("~/.kiseki")).absolute())
+    if "user" not in values:
+        values["user"] = _local_user(env)
+    return Settings(**values)
+
+
+def _local_user(env: Mapping[str, str]) -> str:
+    try:
+        return env.get("KISEKI_USERNAME") or getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, e.g. in some containers
+        return "unknown"

@@ -1,0 +1,1 @@
+"""The storage engine: schema, migrations, record application and queries (SQLite or PostgreSQL)."""
