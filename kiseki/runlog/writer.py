@@ -40,15 +40,24 @@ class RunLogWriter:
     def append(self, records: Iterable[Any]) -> int:
         """Append ``records`` in one write; return the number of bytes written.
 
+        The records themselves are not modified.
+
         Raises ``OSError`` when the disk refuses the write (e.g. ``ENOSPC``); the caller decides
         what to do, nothing is half-written into the log's logical content (a torn frame is
         detected and set aside by the reader).
         """
         parts = []
         for record in records:
-            if type(record) is HistoryRow and jsoncodec.needs_tagging(record.values):
-                record.values = jsoncodec.tag(record.values)
-            elif type(record) is not HistoryRow:
+            if type(record) is HistoryRow:
+                if jsoncodec.needs_tagging(record.values):
+                    record = HistoryRow(
+                        record.seq,
+                        record.step,
+                        record.timestamp,
+                        record.runtime,
+                        jsoncodec.tag(record.values),
+                    )
+            else:
                 record = _tagged_copy(record)
             parts.append(encode_record(record))
         data = b"".join(parts)

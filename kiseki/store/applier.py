@@ -26,8 +26,7 @@ from kiseki.runlog.records import (
     RunUpdated,
     SummaryChanged,
 )
-from kiseki.store.chunks import OpenChunk
-from kiseki.store.schema import CHUNK_SIZE
+from kiseki.store.chunks import CHUNK_SIZE, OpenChunk
 from kiseki.store.sql import SqlRunner
 
 _INT64_MIN = -(2**63)
@@ -202,9 +201,7 @@ class RecordApplier:
             fresh=history_rows == 0 and not record.resumed,
         )
 
-    def _history(
-        self, db: SqlRunner, state: _RunState, record: HistoryRow, batch: _Batch
-    ) -> None:
+    def _history(self, db: SqlRunner, state: _RunState, record: HistoryRow, batch: _Batch) -> None:
         step = record.step
         chunks = state.chunks
         dirty = batch.dirty
@@ -279,9 +276,7 @@ class RecordApplier:
 
     # -- writing -------------------------------------------------------------------------
     def _flush(self, db: SqlRunner, state: _RunState, batch: _Batch, now: float) -> None:
-        chunk_rows = batch.sealed + [
-            state.chunks[key].to_row(state.pk, key) for key in batch.dirty
-        ]
+        chunk_rows = batch.sealed + [state.chunks[key].to_row(state.pk, key) for key in batch.dirty]
         db.executemany(
             "INSERT INTO history_chunks (run_pk, key, chunk_no, first_step, last_step, count, "
             "vmin, vmax, kind, steps, vals) VALUES (:run_pk, :key, :chunk_no, :first_step, "

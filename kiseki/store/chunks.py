@@ -15,6 +15,9 @@ from typing import Any
 
 _LITTLE = sys.byteorder == "little"
 
+CHUNK_SIZE = 1000
+"""Points per sealed history chunk."""
+
 
 @dataclass
 class OpenChunk:
@@ -98,4 +101,4 @@ def is_chunkable(value: Any) -> bool:
     return kind is float or (kind is int and -(2**63) <= value < 2**63)
 
 
-__all__ = ["OpenChunk", "is_chunkable", "pack_floats", "pack_ints", "unpack_values"]
+__all__ = ["CHUNK_SIZE", "OpenChunk", "is_chunkable", "pack_floats", "pack_ints", "unpack_values"]

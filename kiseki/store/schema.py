@@ -19,8 +19,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-CHUNK_SIZE = 1000
-"""Points per sealed history chunk."""
+from kiseki.store.chunks import CHUNK_SIZE
+
+__all__ = ["CHUNK_SIZE", "history_chunks", "history_values", "metadata", "projects", "runs"]
 
 metadata = sa.MetaData()
 

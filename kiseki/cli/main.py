@@ -1,0 +1,30 @@
+"""The ``kiseki`` command."""
+
+from __future__ import annotations
+
+import click
+
+from kiseki import __version__
+from kiseki.cli.demo import demo
+from kiseki.cli.runs import runs
+from kiseki.cli.sync import sync
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="kiseki")
+def cli() -> None:
+    """kiseki: a local-first experiment tracker (runs, metrics, summaries) with a wandb-shaped API.
+
+    Data lives in KISEKI_DIR (default ~/.kiseki). Start with `kiseki demo`, then
+    `kiseki runs ls kiseki-demo`.
+    """
+
+
+cli.add_command(demo)
+cli.add_command(runs)
+cli.add_command(sync)
+
+
+def main() -> None:
+    """Entry point of the ``kiseki`` console script."""
+    cli(prog_name="kiseki")

@@ -1,0 +1,194 @@
+"""A run's config: the hyperparameters and settings a run was started with."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from kiseki.errors import ConfigError, UsageError
+from kiseki.sdk.values import normalize_tree
+
+
+def load_yaml_config(path: str | Path) -> dict[str, Any]:
+    """Read a config YAML file; W&B's ``{"key": {"value": v, "desc": ...}}`` form is unwrapped."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle) or {}
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the config file {path}: {exc.strerror}.") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"The config file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"The config file {path} must hold a mapping of names to values.")
+    result = {}
+    for key, value in data.items():
+        if key == "wandb_version" or key == "_wandb":
+            continue
+        if isinstance(value, dict) and "value" in value and set(value) <= {"value", "desc"}:
+            value = value["value"]
+        result[str(key)] = value
+    return result
+
+
+def as_config_dict(source: Any) -> dict[str, Any]:
+    """Turn a dict, an ``argparse.Namespace`` or a YAML file path into a config dict."""
+    if source is None:
+        return {}
+    if isinstance(source, argparse.Namespace):
+        return dict(vars(source))
+    if isinstance(source, str | Path):
+        if str(source).endswith((".yaml", ".yml")):
+            return load_yaml_config(source)
+        raise ConfigError(
+            f"config={source!r} is a string but not a .yaml/.yml file path: pass a dict, an "
+            "argparse.Namespace or the path of a YAML file."
+        )
+    if isinstance(source, Mapping):
+        return dict(source)
+    if hasattr(source, "__dict__") and not callable(source):
+        return {k: v for k, v in vars(source).items() if not k.startswith("_")}
+    raise ConfigError(
+        f"config must be a dict, an argparse.Namespace or a YAML file path, "
+        f"got {type(source).__name__}."
+    )
+
+
+class Config:
+    """The config of a run: attribute and item access, ``update``, ``setdefaults``, ``as_dict``.
+
+    >>> run.config.lr = 1e-3                       # doctest: +SKIP
+    >>> run.config.update({"layers": 3})           # doctest: +SKIP
+    >>> run.config["layers"]                       # doctest: +SKIP
+    3
+
+    Changing an existing key to a different value raises :class:`~kiseki.errors.ConfigError`
+    unless ``update(..., allow_val_change=True)`` is used. Nested dicts stay nested.
+    """
+
+    def __init__(self, on_change: Callable[[dict[str, Any]], None] | None = None) -> None:
+        object.__setattr__(self, "_items", {})
+        object.__setattr__(self, "_on_change", on_change)
+
+    # -- mapping protocol ---------------------------------------------------------------
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.update({key: value})
+
+    def __delitem__(self, key: str) -> None:
+        del self._items[key]
+        self._changed()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._items[key]
+        except KeyError:
+            raise AttributeError(f"config has no key {key!r}") from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self.update({key: value})
+
+    def __repr__(self) -> str:
+        return f"Config({self._items!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Config):
+            return self._items == other._items
+        if isinstance(other, Mapping):
+            return self._items == dict(other)
+        return NotImplemented
+
+    def keys(self) -> Any:
+        """The config's keys."""
+        return self._items.keys()
+
+    def items(self) -> Any:
+        """The config's (key, value) pairs."""
+        return self._items.items()
+
+    def values(self) -> Any:
+        """The config's values."""
+        return self._items.values()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value of ``key``, or ``default``."""
+        return self._items.get(key, default)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A deep copy of the config as a plain dict."""
+        return copy.deepcopy(self._items)
+
+    # -- changes ------------------------------------------------------------------------
+    def update(self, data: Any, allow_val_change: bool = False) -> None:
+        """Add keys from ``data`` (dict, Namespace or YAML path).
+
+        Raises :class:`~kiseki.errors.ConfigError` when a key already holds a different value
+        and ``allow_val_change`` is false; nothing of ``data`` is applied in that case.
+        """
+        incoming = normalize_tree(as_config_dict(data))
+        if not allow_val_change:
+            for key, value in incoming.items():
+                if key in self._items and self._items[key] != value:
+                    raise ConfigError(
+                        f"config[{key!r}] is already {self._items[key]!r}; refusing to change it "
+                        f"to {value!r}. Pass allow_val_change=True to "
+                        "run.config.update() if the change is intended."
+                    )
+        changed = any(self._items.get(k, _MISSING) != v for k, v in incoming.items())
+        self._items.update(incoming)
+        if changed:
+            self._changed()
+
+    def setdefaults(self, data: Any) -> dict[str, Any]:
+        """Set keys of ``data`` that the config does not have yet; return the whole config."""
+        incoming = normalize_tree(as_config_dict(data))
+        missing = {k: v for k, v in incoming.items() if k not in self._items}
+        if missing:
+            self._items.update(missing)
+            self._changed()
+        return self.as_dict()
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change(self.as_dict())
+
+    def _attach(self, on_change: Callable[[dict[str, Any]], None]) -> None:
+        object.__setattr__(self, "_on_change", on_change)
+
+
+class _Missing:
+    pass
+
+
+_MISSING = _Missing()
+
+
+class DetachedConfig(Config):
+    """``kiseki.config`` when no run is active: reading is empty, changing explains what to do."""
+
+    def update(self, data: Any, allow_val_change: bool = False) -> None:
+        """Refuse: there is no run to configure."""
+        raise UsageError(
+            "kiseki.config was changed before kiseki.init(): pass config={...} to "
+            "kiseki.init() or call run.config.update() after it."
+        )
+
+    def setdefaults(self, data: Any) -> dict[str, Any]:
+        """Refuse: there is no run to configure."""
+        self.update(data)
+        return {}

@@ -1,0 +1,389 @@
+"""``Run``: one unit of computation logged to kiseki (what ``kiseki.init()`` returns)."""
+
+from __future__ import annotations
+
+import operator
+import os
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from kiseki.errors import UsageError
+from kiseki.runlog.records import ConfigChanged, MetricDefined, RunFinished, RunUpdated
+from kiseki.sdk import console
+from kiseki.sdk.config import Config
+from kiseki.sdk.metrics import MetricDefinition, MetricRegistry, parse_summary
+from kiseki.sdk.summary import Summary
+from kiseki.sdk.values import RESERVED_KEYS, SCALAR_TYPES, flatten_row
+
+_SCALARS = SCALAR_TYPES
+
+
+class KisekiWarning(UserWarning):
+    """A problem kiseki worked around (e.g. a dropped out-of-order step)."""
+
+
+class Run:
+    """A run: log metrics with :meth:`log`, describe it with :attr:`config` and :attr:`summary`.
+
+    >>> run = kiseki.init(project="mnist", config={"lr": 1e-3})   # doctest: +SKIP
+    >>> run.log({"loss": 0.5})                                    # doctest: +SKIP
+    >>> run.finish()                                              # doctest: +SKIP
+
+    Use it as a context manager to finish it on exit (exit code 1 when the body raised).
+    """
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        name: str,
+        project: str,
+        entity: str,
+        notes: str | None,
+        tags: tuple[str, ...],
+        group: str | None,
+        job_type: str | None,
+        config: dict[str, Any],
+        summary: dict[str, Any] | None = None,
+        start_step: int = 0,
+        start_time: float,
+        runtime_offset: float = 0.0,
+        run_dir: Path | None,
+        mode: str,
+        resumed: bool = False,
+        finish_timeout: float = 60.0,
+        silent: bool = False,
+        where: str = "",
+        on_finish: Callable[[Run], None] | None = None,
+    ) -> None:
+        self._id = run_id
+        self._name = name
+        self._project = project
+        self._entity = entity
+        self._notes = notes
+        self._tags = tuple(tags)
+        self._group = group
+        self._job_type = job_type
+        self._dir = run_dir
+        self._mode = mode
+        self._resumed = resumed
+        self._start_time = start_time
+        self._runtime_offset = runtime_offset
+        self._finish_timeout = finish_timeout
+        self._silent = silent
+        self._where = where
+        self._on_finish = on_finish
+        self._pid = os.getpid()
+        self._step = start_step
+        self._pending: dict[str, Any] | None = None
+        self._finished = False
+        self._metrics = MetricRegistry()
+        self._summary_dirty = False
+        self._writer: Any = None
+        self._submit: Callable[[Any], None] = _discard
+        self.config = Config()
+        self.config._items.update(config)
+        self.config._attach(self._config_changed)
+        self.summary = Summary(on_change=self._mark_summary_dirty)
+        if summary:
+            self.summary._values.update(summary)
+
+    # -- wiring (called by kiseki.init) ----------------------------------------------------
+    def _attach_writer(self, writer: Any) -> None:
+        self._writer = writer
+        self._submit = writer.submit
+
+    def _snapshot_summary(self) -> dict[str, Any] | None:
+        if not self._summary_dirty:
+            return None
+        self._summary_dirty = False
+        return dict(self.summary._values)
+
+    def _mark_summary_dirty(self) -> None:
+        self._summary_dirty = True
+
+    def _config_changed(self, config: dict[str, Any]) -> None:
+        self._check_open("change the config of")
+        self._submit(ConfigChanged(0, config))
+
+    # -- identity ---------------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        """The run's id (8 characters unless given to ``init``)."""
+        return self._id
+
+    @property
+    def name(self) -> str:
+        """The run's display name; settable."""
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = str(value)
+        self._update_field("name", self._name)
+
+    @property
+    def notes(self) -> str | None:
+        """The run's description; settable."""
+        return self._notes
+
+    @notes.setter
+    def notes(self, value: str | None) -> None:
+        self._notes = value
+        self._update_field("notes", value)
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The run's tags; settable with any sequence of strings."""
+        return self._tags
+
+    @tags.setter
+    def tags(self, value: Any) -> None:
+        self._tags = tuple(str(t) for t in value)
+        self._update_field("tags", list(self._tags))
+
+    @property
+    def group(self) -> str | None:
+        """The run's group; settable."""
+        return self._group
+
+    @group.setter
+    def group(self, value: str | None) -> None:
+        self._group = value
+        self._update_field("group", value)
+
+    @property
+    def job_type(self) -> str | None:
+        """The run's job type; settable."""
+        return self._job_type
+
+    @job_type.setter
+    def job_type(self, value: str | None) -> None:
+        self._job_type = value
+        self._update_field("job_type", value)
+
+    @property
+    def project(self) -> str:
+        """The project the run belongs to."""
+        return self._project
+
+    @property
+    def entity(self) -> str:
+        """The entity (user or team) owning the project."""
+        return self._entity
+
+    @property
+    def path(self) -> str:
+        """``entity/project/id``, accepted by ``kiseki.Api().run()``."""
+        return f"{self._entity}/{self._project}/{self._id}"
+
+    @property
+    def dir(self) -> str | None:
+        """The run's local directory (holding its ``run.log``); ``None`` when disabled."""
+        return str(self._dir) if self._dir else None
+
+    @property
+    def mode(self) -> str:
+        """``online``, ``offline`` or ``disabled``."""
+        return self._mode
+
+    @property
+    def resumed(self) -> bool:
+        """Whether this run continues an earlier one."""
+        return self._resumed
+
+    @property
+    def start_time(self) -> float:
+        """When this process started the run (epoch seconds)."""
+        return self._start_time
+
+    @property
+    def step(self) -> int:
+        """The step the next committed row gets."""
+        return self._step
+
+    @property
+    def finished(self) -> bool:
+        """Whether :meth:`finish` was called."""
+        return self._finished
+
+    def _update_field(self, field: str, value: Any) -> None:
+        self._check_open("change")
+        self._submit(RunUpdated(0, {field: value}))
+
+    def __repr__(self) -> str:
+        return f"<kiseki.Run {self.path} name={self._name!r}>"
+
+    # -- logging ------------------------------------------------------------------------------
+    def _check_open(self, action: str = "log to") -> None:
+        if self._finished:
+            raise UsageError(
+                f"Run {self._id} is finished: call kiseki.init() to start a new run "
+                f"before you {action} it."
+            )
+        if self._pid != os.getpid():
+            raise UsageError(
+                f"Run {self._id} belongs to process {self._pid}, not to this child process "
+                f"{os.getpid()}: call kiseki.init() in the child (and kiseki.finish() before "
+                "it exits) to log from it."
+            )
+
+    def log(
+        self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None
+    ) -> None:
+        """Log a dict of values as one history row.
+
+        Each call without ``step`` commits one row with ``_step`` 0, 1, 2, ... ``commit=False``
+        merges ``data`` into the pending row without committing it. An explicit ``step`` keeps
+        that row open until a larger step or a step-less call commits it; a step smaller than
+        the current one is dropped with a warning. Nested dicts are flattened with ``/``.
+        Raises ``TypeError`` (:class:`~kiseki.errors.ValueTypeError`) naming the key when a
+        value cannot be recorded; nothing of that call is recorded then.
+        """
+        if self._finished or self._pid != os.getpid():
+            self._check_open()
+        row: dict[str, Any] = {}
+        try:
+            for key, value in data.items():
+                if type(value) in _SCALARS and type(key) is str:
+                    row[key] = value
+                else:
+                    row = flatten_row(data)
+                    break
+        except AttributeError:
+            row = flatten_row(data)
+        if not RESERVED_KEYS.isdisjoint(row) or "" in row:
+            flatten_row(data)  # raises the explanatory error
+        if step is None:
+            if self._pending is not None:
+                self._pending.update(row)
+                if commit is False:
+                    return
+                row = self._pending
+                self._pending = None
+            elif commit is False:
+                self._pending = row
+                return
+            self._commit(row)
+            return
+        self._log_at_step(row, step, commit)
+
+    def _log_at_step(self, row: dict[str, Any], step: Any, commit: bool | None) -> None:
+        try:
+            step = operator.index(step)
+        except TypeError:
+            raise UsageError(
+                f"step must be an integer, got {type(step).__name__} {step!r}."
+            ) from None
+        if step < 0:
+            raise UsageError(f"step must not be negative, got {step}.")
+        if step < self._step:
+            warnings.warn(
+                f"kiseki: step {step} is smaller than the current step {self._step}; the "
+                f"values logged at step {step} were dropped. Steps must not go backwards: "
+                "log without step= or with a growing step.",
+                KisekiWarning,
+                stacklevel=3,
+            )
+            return
+        if step > self._step:
+            if self._pending is not None:
+                pending = self._pending
+                self._pending = None
+                self._commit(pending)
+            self._step = step
+        if self._pending is None:
+            self._pending = row
+        else:
+            self._pending.update(row)
+        if commit:
+            pending = self._pending
+            self._pending = None
+            self._commit(pending)
+
+    def _commit(self, row: dict[str, Any]) -> None:
+        if self._metrics:
+            self._metrics.process(row, self.summary._values)
+        else:
+            self.summary._values.update(row)
+        self._summary_dirty = True
+        self._submit((self._step, time.time(), row))
+        self._step += 1
+
+    def define_metric(
+        self,
+        name: str,
+        step_metric: str | None = None,
+        summary: str | None = None,
+        hidden: bool = False,
+    ) -> MetricDefinition:
+        """Say how the metric ``name`` (a trailing ``*`` matches a prefix) is summarised.
+
+        ``summary`` is one or more of ``min max mean first last none`` (comma-separated);
+        ``step_metric`` names the metric used as its x-axis (rows logging ``name`` then carry
+        the step metric's last value); ``hidden`` hides it from the web app's charts.
+        """
+        self._check_open("define a metric of")
+        if not isinstance(name, str) or not name or "*" in name[:-1]:
+            raise UsageError(
+                f"define_metric({name!r}): give a metric name, optionally ending with '*' to "
+                "match every metric with that prefix."
+            )
+        definition = MetricDefinition(
+            name=name, step_metric=step_metric, summary=parse_summary(summary), hidden=hidden
+        )
+        self._metrics.define(definition)
+        self._submit(MetricDefined(0, definition.to_dict()))
+        return definition
+
+    # -- finishing ----------------------------------------------------------------------------
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
+        """Finish the run: flush everything, record the exit code, print a summary.
+
+        Exit code 0 (the default) marks the run ``finished``; anything else ``failed``.
+        Waits at most the finish timeout (60 s, ``KISEKI_FINISH_TIMEOUT``) for the data to
+        be stored; what is still pending then stays in the run log for ``kiseki sync``.
+        Calling it twice is harmless.
+        """
+        if self._finished or self._pid != os.getpid():
+            return
+        if self._pending is not None:
+            pending = self._pending
+            self._pending = None
+            self._commit(pending)
+        self._finished = True
+        code = 0 if exit_code is None else int(exit_code)
+        now = time.time()
+        self._summary_dirty = True
+        self._submit(RunFinished(0, code, now, now - self._start_time + self._runtime_offset))
+        notice = None
+        if self._writer is not None:
+            complete = self._writer.close(self._finish_timeout)
+            if self._mode == "offline":
+                notice = (
+                    f"offline run saved in {self._dir}: apply it with `kiseki sync {self._dir}`"
+                )
+            elif not complete:
+                notice = (
+                    f"{self._writer.backlog} record(s) were not stored before finish returned; "
+                    f"they are safe in {self._dir}/run.log: run `kiseki sync {self._dir}`"
+                )
+        if self._on_finish is not None:
+            self._on_finish(self)
+        if not (self._silent if quiet is None else quiet) and self._mode != "disabled":
+            state = "finished" if code == 0 else f"failed (exit code {code})"
+            console.print_finish(self._name, self._id, state, self.summary.as_dict(), notice)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        self.finish(exit_code=0 if exc_type is None else 1)
+        return False
+
+
+def _discard(_item: Any) -> None:
+    """The submit function of a disabled run."""

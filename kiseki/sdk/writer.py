@@ -1,0 +1,253 @@
+"""The writer thread: drains a run's queue into its run log, then into the store.
+
+The caller's thread only appends to a deque (``log()`` stays in microseconds). Every
+``flush_interval`` seconds this thread numbers the queued items, appends them to the run log
+with one write, and applies them to the sink in one transaction. Nothing raised here reaches
+the training script: failures are reported once on stderr, and records that could not be
+applied stay in the run log for ``kiseki sync``.
+"""
+
+from __future__ import annotations
+
+import collections
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kiseki.runlog.records import HistoryRow, MetadataCaptured, RunFinished, SummaryChanged
+from kiseki.runlog.writer import RunLogWriter
+from kiseki.sinks.sync import SYNCED_MARKER
+from kiseki.store.applier import RunKey
+
+MAX_PENDING_RECORDS = 200_000
+"""Records kept in memory while the store refuses them; beyond this the log alone keeps them."""
+FSYNC_INTERVAL_S = 5.0
+
+
+class RunWriter:
+    """Owns a run's log file and sink, fed by :meth:`submit` from the caller's thread.
+
+    Items are either history tuples ``(step, timestamp, values)`` or record objects whose
+    ``seq`` is assigned here.
+    """
+
+    def __init__(
+        self,
+        *,
+        log_path: Path,
+        key: RunKey,
+        first_seq: int,
+        start_time: float,
+        runtime_offset: float,
+        flush_interval: float,
+        heartbeat_interval: float,
+        sink_factory: Callable[[], Any] | None,
+        summary_source: Callable[[], dict[str, Any] | None],
+        metadata_source: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        self.log_path = log_path
+        self.key = key
+        self._log = RunLogWriter(log_path)
+        self._seq = first_seq
+        self._start_time = start_time
+        self._runtime_offset = runtime_offset
+        self._flush_interval = flush_interval
+        self._heartbeat_interval = heartbeat_interval
+        self._sink_factory = sink_factory
+        self._summary_source = summary_source
+        self._metadata_source = metadata_source
+        self._queue: collections.deque[Any] = collections.deque()
+        self.submit = self._queue.append
+        self._wake = threading.Event()
+        self._stopping = False
+        self._sink: Any = None
+        self._sink_broken = False
+        self._pending: list[Any] = []
+        self._warned: set[str] = set()
+        self.log_failed = False
+        self.records_written = 0
+        self._thread = threading.Thread(target=self._main, name="kiseki-writer", daemon=True)
+
+    # -- caller side ---------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def close(self, timeout: float) -> bool:
+        """Ask the thread to flush everything and stop; wait up to ``timeout`` seconds.
+
+        Returns ``True`` when everything queued reached the run log and the sink.
+        """
+        self._stopping = True
+        self._wake.set()
+        self._thread.join(timeout)
+        return not self._thread.is_alive() and self.fully_applied
+
+    @property
+    def fully_applied(self) -> bool:
+        """Whether every record so far is in the store (always false without a sink)."""
+        return (
+            self._sink is not None
+            and not self._sink_broken
+            and not self._pending
+            and not self._queue
+        )
+
+    @property
+    def backlog(self) -> int:
+        """Items queued or not yet applied to the store."""
+        return len(self._queue) + len(self._pending)
+
+    # -- thread side ---------------------------------------------------------------------
+    def _main(self) -> None:
+        try:
+            self._open_sink()
+            if self._metadata_source is not None:
+                self._capture_metadata()
+            last_store_write = time.monotonic()
+            last_fsync = last_store_write
+            while True:
+                self._wake.wait(self._flush_interval)
+                self._wake.clear()
+                stopping = self._stopping
+                wrote = self._flush()
+                now = time.monotonic()
+                if wrote:
+                    last_store_write = now
+                elif now - last_store_write >= self._heartbeat_interval:
+                    self._heartbeat()
+                    last_store_write = now
+                if now - last_fsync >= FSYNC_INTERVAL_S:
+                    self._fsync()
+                    last_fsync = now
+                if stopping and not self._queue:
+                    break
+        except BaseException as exc:  # never let anything reach the user's code
+            self._warn("thread", f"kiseki: the run writer stopped unexpectedly: {exc!r}")
+        finally:
+            self._finish()
+
+    def _open_sink(self) -> None:
+        if self._sink_factory is None:
+            return
+        try:
+            self._sink = self._sink_factory()
+        except Exception as exc:
+            self._sink_broken = True
+            self._warn(
+                "sink",
+                f"kiseki: cannot open the store ({exc}); the run is kept in {self.log_path} "
+                f"and `kiseki sync {self.log_path.parent}` will apply it later.",
+            )
+
+    def _capture_metadata(self) -> None:
+        assert self._metadata_source is not None
+        try:
+            metadata = self._metadata_source()
+        except Exception as exc:
+            self._warn("metadata", f"kiseki: could not capture run metadata: {exc!r}")
+            return
+        self.submit(MetadataCaptured(0, metadata))
+
+    def _drain(self) -> list[Any]:
+        records: list[Any] = []
+        queue = self._queue
+        seq = self._seq
+        start = self._start_time - self._runtime_offset
+        finished = None
+        while queue:
+            item = queue.popleft()
+            if type(item) is tuple:
+                step, timestamp, values = item
+                records.append(HistoryRow(seq, step, timestamp, timestamp - start, values))
+            elif type(item) is RunFinished:
+                finished = item
+                continue
+            else:
+                item.seq = seq
+                records.append(item)
+            seq += 1
+        summary = self._summary_source()
+        if summary is not None:
+            records.append(SummaryChanged(seq, summary))
+            seq += 1
+        if finished is not None:
+            finished.seq = seq
+            records.append(finished)
+            seq += 1
+        self._seq = seq
+        return records
+
+    def _flush(self) -> bool:
+        records = self._drain()
+        if not records:
+            return False
+        try:
+            self._log.append(records)
+            self.records_written += len(records)
+        except OSError as exc:
+            self.log_failed = True
+            self._warn(
+                "log",
+                f"kiseki: cannot write the run log {self.log_path} ({exc.strerror}); "
+                "logging goes on into the store only.",
+            )
+        if self._sink is None or self._sink_broken:
+            return False
+        self._pending.extend(records)
+        try:
+            self._sink.apply(self.key, self._pending)
+            self._pending.clear()
+            return True
+        except Exception as exc:
+            self._warn(
+                "apply",
+                f"kiseki: could not write to the store ({exc}); retrying. Nothing is lost: "
+                f"the run log {self.log_path} holds every value.",
+            )
+            if len(self._pending) > MAX_PENDING_RECORDS:
+                self._pending.clear()
+                self._sink_broken = True
+            return False
+
+    def _heartbeat(self) -> None:
+        if self._sink is None or self._sink_broken:
+            return
+        try:
+            self._sink.heartbeat(self.key)
+        except Exception as exc:
+            self._warn("heartbeat", f"kiseki: heartbeat failed: {exc!r}")
+
+    def _fsync(self) -> None:
+        try:
+            self._log.sync()
+        except OSError:
+            pass
+
+    def _finish(self) -> None:
+        try:
+            self._log.close()
+        except OSError as exc:
+            self._warn("close", f"kiseki: closing the run log failed: {exc.strerror}")
+        if self._sink is not None:
+            if self.fully_applied:
+                try:
+                    (self.log_path.parent / SYNCED_MARKER).write_text(str(self._seq - 1))
+                except OSError:
+                    pass
+            try:
+                self._sink.close()
+            except Exception:
+                pass
+
+    def _warn(self, topic: str, message: str) -> None:
+        if topic in self._warned:
+            return
+        self._warned.add(topic)
+        try:
+            print(message, file=sys.__stderr__ or sys.stderr, flush=True)
+        except Exception:
+            pass
