@@ -34,3 +34,33 @@ def isolated_environment(
 def kiseki_dir(isolated_environment: Path) -> Path:
     """The KISEKI_DIR of this test."""
     return isolated_environment
+
+
+def _postgres_admin_url() -> str:
+    return os.environ.get("KISEKI_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session (dropped at the end).
+
+    Skipped when no server answers on 127.0.0.1:5432, except in CI (``CI=true``), where a
+    missing PostgreSQL is a failure.
+    """
+    import uuid
+
+    psycopg = pytest.importorskip("psycopg")
+    admin = _postgres_admin_url()
+    try:
+        connection = psycopg.connect(admin, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI but unreachable at {admin}: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {admin}: {exc}")
+    name = f"kiseki_test_{uuid.uuid4().hex[:12]}"
+    with connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    base = admin.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
