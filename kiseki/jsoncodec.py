@@ -24,13 +24,23 @@ _SPECIAL_FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
 def needs_tagging(value: Any) -> bool:
+    """Whether ``value`` holds a non-finite float (or, mostly, an integer beyond 64 bits).
+
+    A flat dict of numbers is checked at C speed and may miss an integer between 2**64 and
+    1e308; encoders catch orjson's ``TypeError`` for those and tag then.
+    """
     kind = type(value)
+    if kind is dict:
+        try:  # the common case, a dict of numbers, checked at C speed
+            return not math.isfinite(math.fsum(value.values()))
+        except ValueError:  # inf + -inf
+            return True
+        except (TypeError, OverflowError):  # strings, nested values, huge numbers
+            return any(needs_tagging(v) for v in value.values())
     if kind is float:
         return value != value or value in (math.inf, -math.inf)
     if kind is int:
         return not (_INT64_MIN <= value <= _UINT64_MAX)
-    if kind is dict:
-        return any(needs_tagging(v) for v in value.values())
     if kind is list or kind is tuple:
         return any(needs_tagging(v) for v in value)
     return False
@@ -87,7 +97,10 @@ def dumps_bytes(value: Any) -> bytes:
     """Encode ``value`` as UTF-8 JSON bytes, tagging what plain JSON would lose."""
     if needs_tagging(value):
         value = tag(value)
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:  # an integer beyond 64 bits that the fast check let through
+        return orjson.dumps(tag(value), option=orjson.OPT_NON_STR_KEYS)
 
 
 def dumps(value: Any) -> str:

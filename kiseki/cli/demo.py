@@ -36,7 +36,7 @@ DEMO_RUNS = (
 )
 
 
-def simulate(spec: DemoRun, epochs: int, steps_per_epoch: int, kiseki_module: object) -> int:
+def simulate(spec: DemoRun, epochs: int, steps_per_epoch: int) -> int:
     """Log one simulated training run; return its exit code (1 when it diverged)."""
     import kiseki
 
@@ -70,11 +70,12 @@ def simulate(spec: DemoRun, epochs: int, steps_per_epoch: int, kiseki_module: ob
         if spec.diverges and progress > 0.45:
             loss = loss * math.exp(12 * (progress - 0.45)) if progress < 0.6 else math.nan
         acc = capacity * (1 - math.exp(-5 * speed * progress)) + rng.gauss(0, 0.01)
-        run.log({"train": {"loss": loss, "acc": acc}, "lr": lr})
+        row = {"train": {"loss": loss, "acc": acc}, "lr": lr}
         if (step + 1) % steps_per_epoch == 0:
-            epoch = (step + 1) // steps_per_epoch
             val_acc = acc - 0.03 + rng.gauss(0, 0.01)
-            run.log({"epoch": epoch, "val": {"acc": val_acc, "loss": loss + 0.1}}, commit=False)
+            row["epoch"] = (step + 1) // steps_per_epoch
+            row["val"] = {"acc": val_acc, "loss": loss + 0.1}
+        run.log(row)
         if math.isnan(loss):
             run.finish(exit_code=1, quiet=True)
             return 1
@@ -92,13 +93,11 @@ def demo(epochs: int, steps_per_epoch: int, kiseki_dir: Path | None) -> None:
     """Log six simulated training runs (two model groups, one diverging) to kiseki-demo."""
     import os
 
-    import kiseki
-
     if kiseki_dir is not None:
         os.environ["KISEKI_DIR"] = str(kiseki_dir.absolute())
     click.echo(f"Logging {len(DEMO_RUNS)} simulated runs to project {DEMO_PROJECT!r} ...")
     for spec in DEMO_RUNS:
-        code = simulate(spec, epochs, steps_per_epoch, kiseki)
+        code = simulate(spec, epochs, steps_per_epoch)
         outcome = "diverged (failed)" if code else "finished"
         click.echo(
             f"  {spec.model:<9} {spec.optimizer:<6} lr={spec.lr:<7g} batch={spec.batch_size:<4} "

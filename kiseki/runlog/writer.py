@@ -48,18 +48,13 @@ class RunLogWriter:
         """
         parts = []
         for record in records:
-            if type(record) is HistoryRow:
-                if jsoncodec.needs_tagging(record.values):
-                    record = HistoryRow(
-                        record.seq,
-                        record.step,
-                        record.timestamp,
-                        record.runtime,
-                        jsoncodec.tag(record.values),
-                    )
-            else:
-                record = _tagged_copy(record)
-            parts.append(encode_record(record))
+            if type(record) is HistoryRow and not jsoncodec.needs_tagging(record.values):
+                try:
+                    parts.append(encode_record(record))
+                    continue
+                except TypeError:  # an integer beyond 64 bits
+                    pass
+            parts.append(encode_record(_tagged_copy(record)))
         data = b"".join(parts)
         view = memoryview(data)
         while view:
@@ -83,14 +78,9 @@ class RunLogWriter:
 
 
 def _tagged_copy(record: Any) -> Any:
-    """Return ``record`` with its dict/list fields tagged when they hold NaN, inf or huge ints."""
-    changes = {}
-    for name in record.__slots__:
-        value = getattr(record, name)
-        if isinstance(value, dict | list) and jsoncodec.needs_tagging(value):
-            changes[name] = jsoncodec.tag(value)
-    if not changes:
-        return record
+    """A copy of ``record`` whose dict and list fields have NaN, inf and huge ints tagged."""
     fields = {name: getattr(record, name) for name in record.__slots__}
-    fields.update(changes)
+    for name, value in fields.items():
+        if isinstance(value, dict | list):
+            fields[name] = jsoncodec.tag(value)
     return type(record)(**fields)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 import os
+import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -79,6 +80,7 @@ class Run:
         self._pid = os.getpid()
         self._step = start_step
         self._pending: dict[str, Any] | None = None
+        self._lock = threading.Lock()
         self._finished = False
         self._metrics = MetricRegistry()
         self._summary_dirty = False
@@ -257,19 +259,20 @@ class Run:
             row = flatten_row(data)
         if not RESERVED_KEYS.isdisjoint(row) or "" in row:
             flatten_row(data)  # raises the explanatory error
-        if step is None:
-            if self._pending is not None:
-                self._pending.update(row)
-                if commit is False:
+        with self._lock:  # steps stay consecutive when several threads log
+            if step is None:
+                if self._pending is not None:
+                    self._pending.update(row)
+                    if commit is False:
+                        return
+                    row = self._pending
+                    self._pending = None
+                elif commit is False:
+                    self._pending = row
                     return
-                row = self._pending
-                self._pending = None
-            elif commit is False:
-                self._pending = row
+                self._commit(row)
                 return
-            self._commit(row)
-            return
-        self._log_at_step(row, step, commit)
+            self._log_at_step(row, step, commit)
 
     def _log_at_step(self, row: dict[str, Any], step: Any, commit: bool | None) -> None:
         try:
@@ -350,11 +353,12 @@ class Run:
         """
         if self._finished or self._pid != os.getpid():
             return
-        if self._pending is not None:
-            pending = self._pending
-            self._pending = None
-            self._commit(pending)
-        self._finished = True
+        with self._lock:
+            if self._pending is not None:
+                pending = self._pending
+                self._pending = None
+                self._commit(pending)
+            self._finished = True
         code = 0 if exit_code is None else int(exit_code)
         now = time.time()
         self._summary_dirty = True

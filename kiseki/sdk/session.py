@@ -167,15 +167,15 @@ def _start_run(settings: Settings, config: Any) -> Run:
     if run_id is None and settings.resume == "auto":
         run_id = _read_resume_file(resume_file, entity, project)
     run_id = validate_run_id(run_id) if run_id else generate_run_id()
+    if settings.resume is not None and settings.mode == "online":
+        _apply_leftover_logs(settings, location, run_id)
     stored, run_count = _look_up(settings, location, entity, project, run_id)
     resumed = _decide_resume(settings.resume, stored, entity, project, run_id, settings.run_id)
-    if resumed and stored is not None and settings.mode == "online":
-        stored = _apply_leftover_logs(settings, location, entity, project, run_id) or stored
     name = settings.name or (stored.name if resumed and stored else None)
     name = name or generate_run_name(run_count + 1)
     start_time = time.time()
     stamp = datetime.datetime.fromtimestamp(start_time).strftime("%Y%m%d_%H%M%S")
-    run_dir = settings.runs_root / f"run-{stamp}-{run_id}"
+    run_dir = _new_run_dir(settings.runs_root, f"run-{stamp}-{run_id}")
     if resumed and stored is not None:
         merged = dict(stored.config)
         merged.update(initial_config)
@@ -233,6 +233,15 @@ def _start_run(settings: Settings, config: Any) -> Run:
     return run
 
 
+def _new_run_dir(root: Path, base: str) -> Path:
+    """A run directory that no earlier process used (a resume in the same second gets -2)."""
+    candidate, number = root / base, 1
+    while candidate.exists():
+        number += 1
+        candidate = root / f"{base}-{number}"
+    return candidate
+
+
 def _look_up(
     settings: Settings, location: Any, entity: str, project: str, run_id: str
 ) -> tuple[StoredRun | None, int]:
@@ -282,23 +291,19 @@ def _decide_resume(
     )
 
 
-def _apply_leftover_logs(
-    settings: Settings, location: Any, entity: str, project: str, run_id: str
-) -> StoredRun | None:
+def _apply_leftover_logs(settings: Settings, location: Any, run_id: str) -> None:
     """Before resuming, apply what earlier processes of this run left only in their logs."""
     from kiseki.errors import KisekiError
     from kiseki.sinks.local import LocalSink
-    from kiseki.sinks.sync import SYNCED_MARKER, sync_run_log
-    from kiseki.store import lookup
-    from kiseki.store.database import connect_sqlite
+    from kiseki.sinks.sync import SYNCED_MARKER, run_logs_of, sync_run_log
 
     leftovers = [
         path
-        for path in sorted(settings.runs_root.glob(f"run-*-{run_id}/run.log"))
+        for path in run_logs_of(settings.runs_root, run_id)
         if not (path.parent / SYNCED_MARKER).exists()
     ]
     if not leftovers:
-        return None
+        return
     sink = LocalSink(location)
     try:
         for path in leftovers:
@@ -308,11 +313,6 @@ def _apply_leftover_logs(
                 warnings.warn(f"kiseki: could not apply {path}: {exc}", KisekiWarning, stacklevel=4)
     finally:
         sink.close()
-    conn = connect_sqlite(location.sqlite_path)
-    try:
-        return lookup.find_run(conn, entity, project, run_id)
-    finally:
-        conn.close()
 
 
 def _make_writer(

@@ -74,6 +74,7 @@ class RunWriter:
     # -- caller side ---------------------------------------------------------------------
     def start(self) -> None:
         """Start the thread."""
+        self._wake.set()  # the first flush happens at once: the run is visible right away
         self._thread.start()
 
     def close(self, timeout: float) -> bool:

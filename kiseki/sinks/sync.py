@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,18 @@ class SyncResult:
     applied: int
     damaged_ranges: int
     torn_tail: bool
+
+
+def run_logs_of(runs_root: Path, run_id: str) -> list[Path]:
+    """The run logs under ``runs_root`` written for run ``run_id`` (by any process), oldest first."""
+    pattern = re.compile(rf"run-\d{{8}}_\d{{6}}-{re.escape(run_id)}(-\d+)?")
+    if not runs_root.is_dir():
+        return []
+    return sorted(
+        path / "run.log"
+        for path in runs_root.iterdir()
+        if pattern.fullmatch(path.name) and (path / "run.log").is_file()
+    )
 
 
 def run_log_path(path: Path) -> Path:

@@ -60,8 +60,7 @@ class _RunState:
 @dataclass
 class _Batch:
     changes: dict[str, Any] = field(default_factory=dict)
-    dirty: set[str] = field(default_factory=set)
-    sealed: list[dict[str, Any]] = field(default_factory=list)
+    columns: dict[str, tuple[list[int], list[Any]]] = field(default_factory=dict)
     values: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -143,11 +142,11 @@ class RecordApplier:
                 {"pk": state.pk, "key": key},
             )
             if rows:
-                row = rows[0]
-                if row.count < CHUNK_SIZE:
-                    chunk = OpenChunk.from_row(row)
+                chunk_no, count, kind, steps, vals = rows[0]
+                if count < CHUNK_SIZE:
+                    chunk = OpenChunk.from_parts(chunk_no, kind, steps, vals)
                 else:
-                    chunk = OpenChunk(chunk_no=row.chunk_no + 1)
+                    chunk = OpenChunk(chunk_no=chunk_no + 1)
                 state.chunks[key] = chunk
                 return chunk
         chunk = OpenChunk(chunk_no=0)
@@ -201,29 +200,19 @@ class RecordApplier:
             fresh=history_rows == 0 and not record.resumed,
         )
 
-    def _history(self, db: SqlRunner, state: _RunState, record: HistoryRow, batch: _Batch) -> None:
+    def _history(
+        self, db: SqlRunner, state: _RunState, record: HistoryRow, batch: _Batch
+    ) -> None:
         step = record.step
-        chunks = state.chunks
-        dirty = batch.dirty
-        items = list(record.values.items())
-        items.append(("_runtime", record.runtime))
-        items.append(("_timestamp", record.timestamp))
-        for key, value in items:
+        columns = batch.columns
+        for key, value in record.values.items():
             kind = type(value)
             if kind is float or (kind is int and _INT64_MIN <= value <= _INT64_MAX):
-                chunk = chunks.get(key)
-                if chunk is None:
-                    chunk = self._open_chunk(db, state, key)
-                elif len(chunk.steps) >= CHUNK_SIZE:
-                    batch.sealed.append(chunk.to_row(state.pk, key))
-                    dirty.discard(key)
-                    chunk = OpenChunk(chunk_no=chunk.chunk_no + 1)
-                    chunks[key] = chunk
-                chunk.steps.append(step)
-                chunk.values.append(value)
-                if kind is float:
-                    chunk.is_float = True
-                dirty.add(key)
+                column = columns.get(key)
+                if column is None:
+                    column = columns[key] = ([], [])
+                column[0].append(step)
+                column[1].append(value)
             else:
                 batch.values.append(
                     {
@@ -233,12 +222,36 @@ class RecordApplier:
                         "value": jsoncodec.dumps(value),
                     }
                 )
+        for key, value in (("_runtime", record.runtime), ("_timestamp", record.timestamp)):
+            column = columns.get(key)
+            if column is None:
+                column = columns[key] = ([], [])
+            column[0].append(step)
+            column[1].append(value)
         if step > state.last_step:
             state.last_step = step
         state.history_rows += 1
         batch.changes["last_step"] = state.last_step
         batch.changes["history_rows"] = state.history_rows
         batch.changes["runtime"] = record.runtime
+
+    def _chunk_rows(self, db: SqlRunner, state: _RunState, batch: _Batch) -> list[dict[str, Any]]:
+        """Fold the batch's new points into the open chunks; return the rows to write."""
+        rows = []
+        for key, (steps, values) in batch.columns.items():
+            chunk = state.chunks.get(key) or self._open_chunk(db, state, key)
+            position = 0
+            while position < len(steps):
+                room = CHUNK_SIZE - len(chunk.steps)
+                if room <= 0:
+                    rows.append(chunk.to_row(state.pk, key))
+                    chunk = state.chunks[key] = OpenChunk(chunk_no=chunk.chunk_no + 1)
+                    continue
+                chunk.steps.extend(steps[position : position + room])
+                chunk.values.extend(values[position : position + room])
+                position += room
+            rows.append(chunk.to_row(state.pk, key))
+        return rows
 
     def _run_level(self, db: SqlRunner, state: _RunState, record: Any, batch: _Batch) -> None:
         changes = batch.changes
@@ -276,7 +289,7 @@ class RecordApplier:
 
     # -- writing -------------------------------------------------------------------------
     def _flush(self, db: SqlRunner, state: _RunState, batch: _Batch, now: float) -> None:
-        chunk_rows = batch.sealed + [state.chunks[key].to_row(state.pk, key) for key in batch.dirty]
+        chunk_rows = self._chunk_rows(db, state, batch)
         db.executemany(
             "INSERT INTO history_chunks (run_pk, key, chunk_no, first_step, last_step, count, "
             "vmin, vmax, kind, steps, vals) VALUES (:run_pk, :key, :chunk_no, :first_step, "

@@ -26,7 +26,6 @@ class OpenChunk:
     chunk_no: int
     steps: list[int] = field(default_factory=list)
     values: list[Any] = field(default_factory=list)
-    is_float: bool = False
 
     @property
     def count(self) -> int:
@@ -34,9 +33,13 @@ class OpenChunk:
         return len(self.steps)
 
     def to_row(self, run_pk: int, key: str) -> dict[str, Any]:
-        """The ``history_chunks`` row for this chunk."""
-        finite = [v for v in self.values if v == v]
-        kind = "f" if self.is_float else "i"
+        """The ``history_chunks`` row for this chunk (``kind='i'`` when every value is an int)."""
+        values = self.values
+        try:
+            packed, kind = pack_ints(values), "i"
+        except TypeError:  # some value is a float
+            packed, kind = pack_floats(values), "f"
+        finite = [v for v in values if v == v]
         return {
             "run_pk": run_pk,
             "key": key,
@@ -48,15 +51,17 @@ class OpenChunk:
             "vmax": float(max(finite)) if finite else None,
             "kind": kind,
             "steps": pack_ints(self.steps),
-            "vals": pack_floats(self.values) if self.is_float else pack_ints(self.values),
+            "vals": packed,
         }
 
     @classmethod
-    def from_row(cls, row: Any) -> OpenChunk:
-        """Rebuild an open chunk from its stored row (to continue filling it)."""
-        steps = unpack_ints(row.steps)
-        values = unpack_values(row.kind, row.vals)
-        return cls(chunk_no=row.chunk_no, steps=steps, values=values, is_float=row.kind == "f")
+    def from_parts(cls, chunk_no: int, kind: str, steps: bytes, vals: bytes) -> OpenChunk:
+        """Rebuild an open chunk from its stored columns (to continue filling it)."""
+        return cls(
+            chunk_no=chunk_no,
+            steps=unpack_ints(bytes(steps)),
+            values=unpack_values(kind, bytes(vals)),
+        )
 
 
 def pack_ints(values: list[int]) -> bytes:

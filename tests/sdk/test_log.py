@@ -214,3 +214,24 @@ def test_many_rows_across_chunks_read_back_exactly() -> None:
     history = kiseki.Api().run(run.path).history(samples=100, pandas=False)
     assert len(history) == 100
     assert history[0]["_step"] == 0 and history[-1]["_step"] == 2499
+
+
+def test_threads_logging_at_once_get_consecutive_steps() -> None:
+    import threading
+
+    run = kiseki.init(project="p")
+
+    def worker(n: int) -> None:
+        for i in range(500):
+            run.log({f"w{n}": i})
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    run.finish()
+    rows = rows_of(run)
+    assert [r["_step"] for r in rows] == list(range(2000))
+    for n in range(4):
+        assert [r[f"w{n}"] for r in rows if f"w{n}" in r] == list(range(500))

@@ -106,7 +106,10 @@ def test_console_prints_a_start_line_and_a_summary_table(kiseki_dir: Path) -> No
 
 
 @pytest.mark.slow
-def test_sigkill_leaves_a_crashed_run_with_everything_logged_before(kiseki_dir: Path) -> None:
+def test_sigkill_leaves_a_crashed_run_with_everything_logged_before(
+    kiseki_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KISEKI_HEARTBEAT_TIMEOUT", "1.5")  # for this process's reader
     script = textwrap.dedent(
         """
         import sys, time, kiseki
@@ -137,6 +140,7 @@ def test_sigkill_leaves_a_crashed_run_with_everything_logged_before(kiseki_dir: 
     killed_at = time.time()
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
+    process.stdout.close()
     time.sleep(1.6)
     run = only_run("killed")
     assert run.state == "crashed"

@@ -7,12 +7,27 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import kiseki
 from kiseki.errors import UsageError
+
+
+def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait until ``condition()`` holds (the writer thread stores data within ~0.2 s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if condition():
+                return
+        except kiseki.NotFoundError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
 
 
 def test_existing_id_without_resume_is_refused() -> None:
@@ -37,7 +52,7 @@ def test_resumed_run_continues_step_runtime_history_and_config() -> None:
     assert again.resumed and again.step == 5 and again.name == run.name
     assert again.config.as_dict() == {"lr": 0.1, "extra": 1}
     assert again.summary["best"] == 7
-    assert kiseki.Api().run("p/resume01").state == "running"
+    eventually(lambda: kiseki.Api().run("p/resume01").state == "running")
     for i in range(5, 8):
         again.log({"i": i})
     again.finish()
@@ -54,11 +69,12 @@ def test_resume_auto_reuses_the_id_of_an_unfinished_run_of_this_directory(
 ) -> None:
     script = textwrap.dedent(
         """
-        import os, kiseki
+        import os, time, kiseki
         run = kiseki.init(project="auto", resume="auto")
         print(run.id, run.step, flush=True)
         run.log({"x": run.step})
         if os.environ.get("CRASH"):
+            time.sleep(0.6)  # what was logged 0.5 s before a crash is kept
             os._exit(1)
         """
     )
@@ -91,6 +107,7 @@ def test_heartbeat_keeps_a_quiet_run_running_and_stops_when_it_dies(
     monkeypatch.setenv("KISEKI_HEARTBEAT_TIMEOUT", "1")
     run = kiseki.init(project="hb")
     run.log({"x": 1})
+    eventually(lambda: kiseki.Api().run(run.path).summary.get("x") == 1)
     first = kiseki.Api().run(run.path).heartbeat_at
     time.sleep(1.5)
     stored = kiseki.Api().run(run.path)
