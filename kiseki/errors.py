@@ -23,7 +23,7 @@ class KisekiError(Exception):
 
 
 class UsageError(KisekiError):
-    """The API was used in a way that cannot work, e.g. ``kiseki.log()`` before ``kiseki.init()``."""
+    """The API was used in a way that cannot work, e.g. ``log()`` before ``init()``."""
 
 
 class ValueTypeError(UsageError, TypeError):

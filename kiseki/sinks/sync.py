@@ -29,7 +29,7 @@ class SyncResult:
 
 
 def run_logs_of(runs_root: Path, run_id: str) -> list[Path]:
-    """The run logs under ``runs_root`` written for run ``run_id`` (by any process), oldest first."""
+    """The run logs under ``runs_root`` written for run ``run_id``, oldest first."""
     pattern = re.compile(rf"run-\d{{8}}_\d{{6}}-{re.escape(run_id)}(-\d+)?")
     if not runs_root.is_dir():
         return []

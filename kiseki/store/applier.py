@@ -200,9 +200,7 @@ class RecordApplier:
             fresh=history_rows == 0 and not record.resumed,
         )
 
-    def _history(
-        self, db: SqlRunner, state: _RunState, record: HistoryRow, batch: _Batch
-    ) -> None:
+    def _history(self, db: SqlRunner, state: _RunState, record: HistoryRow, batch: _Batch) -> None:
         step = record.step
         columns = batch.columns
         for key, value in record.values.items():

@@ -203,7 +203,13 @@ def create_store_engine(location: StoreLocation) -> sa.Engine:
 
         @sa.event.listens_for(engine, "begin")
         def _on_begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # readers (execution option kiseki_read_only=True, set by kiseki.store.queries)
+            # take a deferred BEGIN: in WAL mode they read a snapshot and never queue behind
+            # writers; writers take the lock up front so they wait instead of failing
+            if connection.get_execution_options().get("kiseki_read_only"):
+                connection.exec_driver_sql("BEGIN")
+            else:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return sa.create_engine(
