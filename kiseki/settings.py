@@ -51,6 +51,15 @@ class Settings:
     flush_interval: float = 0.2
     finish_timeout: float = 60.0
     user: str = "unknown"
+    base_url: str | None = None
+    api_key: str | None = None
+    privacy: str | None = None
+    stop_raises: bool = False
+
+    @property
+    def remote(self) -> bool:
+        """Whether runs go to a kiseki server (``base_url`` is set), not the embedded store."""
+        return self.base_url is not None
 
     @property
     def runs_root(self) -> Path:
@@ -80,7 +89,13 @@ _ENV_FIELDS: dict[str, tuple[str, str]] = {
     "heartbeat_timeout": ("KISEKI_HEARTBEAT_TIMEOUT", ""),
     "flush_interval": ("KISEKI_FLUSH_INTERVAL", ""),
     "finish_timeout": ("KISEKI_FINISH_TIMEOUT", ""),
+    "base_url": ("KISEKI_BASE_URL", "WANDB_BASE_URL"),
+    "api_key": ("KISEKI_API_KEY", "WANDB_API_KEY"),
+    "privacy": ("KISEKI_PRIVACY", ""),
+    "stop_raises": ("KISEKI_STOP_RAISES", ""),
 }
+PRIVACY_CHOICES = ("private", "public")
+CREDENTIALS_FILE = "credentials.json"
 _FIELD_NAMES = {f.name for f in dataclasses.fields(Settings)}
 
 
@@ -91,7 +106,19 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if isinstance(value, str):
             return tuple(t.strip() for t in value.split(",") if t.strip())
         return tuple(str(t) for t in value)
-    if name == "silent":
+    if name == "base_url":
+        text = str(value).strip().rstrip("/")
+        if not text.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"{source}={value!r} is not a server URL: use e.g. http://tracker:5757."
+            )
+        return text
+    if name == "privacy":
+        text = str(value).strip().lower()
+        if text not in PRIVACY_CHOICES:
+            raise ConfigError(f"{source}={value!r} is not a privacy: use private or public.")
+        return text
+    if name in ("silent", "stop_raises"):
         if isinstance(value, bool):
             return value
         text = str(value).strip().lower()
@@ -169,6 +196,8 @@ def resolve_settings(
                 values[name] = _coerce(name, env[variable], variable)
                 break
     values.setdefault("kiseki_dir", Path(os.path.expanduser("~/.kiseki")).absolute())
+    if "base_url" not in values or "api_key" not in values:
+        _fill_from_credentials(values)
     if "user" not in values:
         values["user"] = _local_user(env)
     return Settings(**values)
@@ -179,3 +208,32 @@ def _local_user(env: Mapping[str, str]) -> str:
         return env.get("KISEKI_USERNAME") or getpass.getuser()
     except (KeyError, OSError):  # no passwd entry, e.g. in some containers
         return "unknown"
+
+
+def credentials_path(kiseki_dir: Path) -> Path:
+    """Where ``kiseki login`` keeps server URLs and API keys (a 0600 file)."""
+    return kiseki_dir / CREDENTIALS_FILE
+
+
+def read_credentials(kiseki_dir: Path) -> dict[str, Any]:
+    """The saved logins: ``{"default": url, "hosts": {url: api_key}}`` (empty when none)."""
+    import json
+
+    try:
+        data = json.loads(credentials_path(kiseki_dir).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _fill_from_credentials(values: dict[str, Any]) -> None:
+    """Take the server and key saved by ``kiseki login`` when the environment names none."""
+    saved = read_credentials(values["kiseki_dir"])
+    hosts = saved.get("hosts") or {}
+    base_url = values.get("base_url") or saved.get("default")
+    if not base_url:
+        return
+    values.setdefault("base_url", _coerce("base_url", base_url, "credentials"))
+    key = hosts.get(values["base_url"])
+    if key and "api_key" not in values:
+        values["api_key"] = str(key)

@@ -6,6 +6,7 @@ import click
 
 from kiseki import __version__
 from kiseki.cli.demo import demo
+from kiseki.cli.login import login
 from kiseki.cli.runs import runs
 from kiseki.cli.sync import sync
 
@@ -21,6 +22,7 @@ def cli() -> None:
 
 
 cli.add_command(demo)
+cli.add_command(login)
 cli.add_command(runs)
 cli.add_command(sync)
 

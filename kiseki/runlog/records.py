@@ -29,6 +29,7 @@ class RunStarted:
     config: dict[str, Any] = field(default_factory=dict)
     author: str | None = None
     resumed: bool = False
+    privacy: str | None = None
     type_code: ClassVar[int] = 1
 
 

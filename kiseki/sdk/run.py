@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 import os
+import sys
 import threading
 import time
 import warnings
@@ -20,6 +21,10 @@ from kiseki.sdk.summary import Summary
 from kiseki.sdk.values import RESERVED_KEYS, SCALAR_TYPES, flatten_row
 
 _SCALARS = SCALAR_TYPES
+
+
+KILLED_EXIT_CODE = 255
+"""The exit code recorded for a run stopped from the web app (its state reads ``killed``)."""
 
 
 class KisekiWarning(UserWarning):
@@ -59,6 +64,7 @@ class Run:
         silent: bool = False,
         where: str = "",
         on_finish: Callable[[Run], None] | None = None,
+        stop_raises: bool = False,
     ) -> None:
         self._id = run_id
         self._name = name
@@ -82,6 +88,8 @@ class Run:
         self._pending: dict[str, Any] | None = None
         self._lock = threading.Lock()
         self._finished = False
+        self._stop_requested = False
+        self._stop_raises = stop_raises
         self._metrics = MetricRegistry()
         self._summary_dirty = False
         self._writer: Any = None
@@ -245,7 +253,10 @@ class Run:
         Raises ``TypeError`` (:class:`~kiseki.errors.ValueTypeError`) naming the key when a
         value cannot be recorded; nothing of that call is recorded then.
         """
-        if self._finished or self._pid != os.getpid():
+        if self._finished or self._stop_requested or self._pid != os.getpid():
+            if self._stop_requested:
+                self._stop()
+                return
             self._check_open()
         row: dict[str, Any] = {}
         try:
@@ -341,6 +352,29 @@ class Run:
         self._metrics.define(definition)
         self._submit(MetricDefined(0, definition.to_dict()))
         return definition
+
+    # -- stopping from the web app ---------------------------------------------------------------
+    def _stop_requested_by_server(self) -> None:
+        """Called by the writer thread when the server says someone stopped this run."""
+        self._stop_requested = True
+        message = (
+            f"kiseki: run {self._name} ({self._id}) was stopped from the web app or the API"
+        )
+        if self._stop_raises:
+            import _thread
+
+            print(f"{message}; interrupting the script (stop_raises=True).", file=sys.stderr)
+            _thread.interrupt_main()
+        else:
+            print(
+                f"{message}; it is finished as killed and further log() calls are ignored.",
+                file=sys.stderr,
+            )
+
+    def _stop(self) -> None:
+        """Finish a run the server asked to stop (from the caller's thread)."""
+        if not self._finished and self._pid == os.getpid():
+            self.finish(exit_code=KILLED_EXIT_CODE, quiet=True)
 
     # -- finishing ----------------------------------------------------------------------------
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:

@@ -159,17 +159,19 @@ def _start_run(settings: Settings, config: Any) -> Run:
         )
         return run
 
-    from kiseki.store.database import StoreLocation
+    from kiseki.sdk.backends import make_backend
 
-    location = StoreLocation.in_dir(settings.kiseki_dir)
+    backend = make_backend(settings)
+    entity = backend.default_entity()
     resume_file = _resume_file(settings)
     run_id = settings.run_id
     if run_id is None and settings.resume == "auto":
         run_id = _read_resume_file(resume_file, entity, project)
     run_id = validate_run_id(run_id) if run_id else generate_run_id()
+    key = RunKey(entity, project, run_id)
     if settings.resume is not None and settings.mode == "online":
-        _apply_leftover_logs(settings, location, run_id)
-    stored, run_count = _look_up(settings, location, entity, project, run_id)
+        backend.apply_leftovers(run_id)
+    stored, run_count = backend.look_up(key)
     resumed = _decide_resume(settings.resume, stored, entity, project, run_id, settings.run_id)
     name = settings.name or (stored.name if resumed and stored else None)
     name = name or generate_run_name(run_count + 1)
@@ -201,8 +203,9 @@ def _start_run(settings: Settings, config: Any) -> Run:
         finish_timeout=settings.finish_timeout,
         silent=settings.silent,
         on_finish=lambda r: _on_run_finished(r, resume_file),
+        stop_raises=settings.stop_raises,
     )
-    writer = _make_writer(settings, location, run, stored if resumed else None, run_dir)
+    writer = _make_writer(settings, backend, run, stored if resumed else None, run_dir)
     writer.submit(
         RunStarted(
             seq=0,
@@ -218,18 +221,14 @@ def _start_run(settings: Settings, config: Any) -> Run:
             config=initial_config,
             author=settings.user,
             resumed=resumed,
+            privacy=settings.privacy,
         )
     )
     run._attach_writer(writer)
     writer.start()
     _write_resume_file(resume_file, entity, project, run_id)
     if not settings.silent:
-        where = (
-            f"{location.sqlite_path} (view it with `kiseki ui`)"
-            if settings.mode == "online"
-            else f"offline, in {run_dir} (upload later with `kiseki sync {run_dir}`)"
-        )
-        console.print_start(name, run_id, project, where, resumed)
+        console.print_start(name, run_id, project, backend.where(key, run_dir), resumed)
     return run
 
 
@@ -240,29 +239,6 @@ def _new_run_dir(root: Path, base: str) -> Path:
         number += 1
         candidate = root / f"{base}-{number}"
     return candidate
-
-
-def _look_up(
-    settings: Settings, location: Any, entity: str, project: str, run_id: str
-) -> tuple[StoredRun | None, int]:
-    from kiseki.store import lookup
-    from kiseki.store.database import connect_sqlite, ensure_schema
-
-    if settings.mode == "online":
-        ensure_schema(location)
-    elif not location.sqlite_path.exists():
-        return None, 0
-    conn = connect_sqlite(location.sqlite_path)
-    try:
-        return lookup.find_run(conn, entity, project, run_id), lookup.count_runs(
-            conn, entity, project
-        )
-    except Exception:
-        if settings.mode == "online":
-            raise
-        return None, 0
-    finally:
-        conn.close()
 
 
 def _decide_resume(
@@ -291,43 +267,12 @@ def _decide_resume(
     )
 
 
-def _apply_leftover_logs(settings: Settings, location: Any, run_id: str) -> None:
-    """Before resuming, apply what earlier processes of this run left only in their logs."""
-    from kiseki.errors import KisekiError
-    from kiseki.sinks.local import LocalSink
-    from kiseki.sinks.sync import SYNCED_MARKER, run_logs_of, sync_run_log
-
-    leftovers = [
-        path
-        for path in run_logs_of(settings.runs_root, run_id)
-        if not (path.parent / SYNCED_MARKER).exists()
-    ]
-    if not leftovers:
-        return
-    sink = LocalSink(location)
-    try:
-        for path in leftovers:
-            try:
-                sync_run_log(path, sink)
-            except KisekiError as exc:
-                warnings.warn(f"kiseki: could not apply {path}: {exc}", KisekiWarning, stacklevel=4)
-    finally:
-        sink.close()
-
-
 def _make_writer(
-    settings: Settings, location: Any, run: Run, stored: StoredRun | None, run_dir: Path
+    settings: Settings, backend: Any, run: Run, stored: StoredRun | None, run_dir: Path
 ) -> Any:
     from kiseki.sdk.writer import RunWriter
 
-    sink_factory = None
-    if settings.mode == "online":
-
-        def sink_factory() -> Any:
-            from kiseki.sinks.local import LocalSink
-
-            return LocalSink(location)
-
+    sink_factory = backend.make_sink if settings.mode == "online" else None
     argv = list(sys.argv)
 
     def capture() -> dict[str, Any]:
@@ -346,6 +291,7 @@ def _make_writer(
         sink_factory=sink_factory,
         summary_source=run._snapshot_summary,
         metadata_source=capture,
+        on_stop_requested=run._stop_requested_by_server,
     )
 
 

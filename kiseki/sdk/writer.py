@@ -47,6 +47,7 @@ class RunWriter:
         sink_factory: Callable[[], Any] | None,
         summary_source: Callable[[], dict[str, Any] | None],
         metadata_source: Callable[[], dict[str, Any]] | None = None,
+        on_stop_requested: Callable[[], None] | None = None,
     ) -> None:
         self.log_path = log_path
         self.key = key
@@ -66,6 +67,10 @@ class RunWriter:
         self._sink: Any = None
         self._sink_broken = False
         self._pending: list[Any] = []
+        self._spilled = False
+        self._deadline: float | None = None
+        self._on_stop_requested = on_stop_requested
+        self._stop_notified = False
         self._warned: set[str] = set()
         self.log_failed = False
         self.records_written = 0
@@ -82,9 +87,10 @@ class RunWriter:
 
         Returns ``True`` when everything queued reached the run log and the sink.
         """
+        self._deadline = time.monotonic() + timeout
         self._stopping = True
         self._wake.set()
-        self._thread.join(timeout)
+        self._thread.join(timeout + 1.0)
         return not self._thread.is_alive() and self.fully_applied
 
     @property
@@ -94,6 +100,7 @@ class RunWriter:
             self._sink is not None
             and not self._sink_broken
             and not self._pending
+            and not self._spilled
             and not self._queue
         )
 
@@ -124,7 +131,7 @@ class RunWriter:
                 if now - last_fsync >= FSYNC_INTERVAL_S:
                     self._fsync()
                     last_fsync = now
-                if stopping and not self._queue:
+                if stopping and not self._queue and self._done_delivering():
                     break
         except BaseException as exc:  # never let anything reach the user's code
             self._warn("thread", f"kiseki: the run writer stopped unexpectedly: {exc!r}")
@@ -185,7 +192,7 @@ class RunWriter:
     def _flush(self) -> bool:
         records = self._drain()
         if not records:
-            return False
+            return self._deliver()  # retry what an earlier flush could not store
         try:
             self._log.append(records)
             self.records_written += len(records)
@@ -196,23 +203,89 @@ class RunWriter:
                 f"kiseki: cannot write the run log {self.log_path} ({exc.strerror}); "
                 "logging goes on into the store only.",
             )
+        if self._sink is not None and not self._sink_broken:
+            self._pending.extend(records)
+        return self._deliver()
+
+    def _done_delivering(self) -> bool:
+        """Whether the thread may stop: all delivered, undeliverable, or out of time."""
+        if self._sink is None or self._sink_broken:
+            return True
+        if not self._pending and not self._spilled:
+            return True
+        return self._deadline is not None and time.monotonic() >= self._deadline
+
+    def _deliver(self) -> bool:
+        """Send pending records to the sink; ``True`` when something was stored."""
         if self._sink is None or self._sink_broken:
             return False
-        self._pending.extend(records)
+        if self._spilled and not self._reload_spilled():
+            return False
+        if not self._pending:
+            return False
         try:
             self._sink.apply(self.key, self._pending)
-            self._pending.clear()
-            return True
         except Exception as exc:
-            self._warn(
-                "apply",
-                f"kiseki: could not write to the store ({exc}); retrying. Nothing is lost: "
-                f"the run log {self.log_path} holds every value.",
-            )
-            if len(self._pending) > MAX_PENDING_RECORDS:
-                self._pending.clear()
-                self._sink_broken = True
+            self._delivery_failed(exc)
             return False
+        self._pending.clear()
+        if "apply" in self._warned:
+            self._warned.discard("apply")
+            self._warn("recovered", "kiseki: the store answers again; the backlog was sent.")
+            self._warned.discard("recovered")
+        self._check_stop()
+        return True
+
+    def _delivery_failed(self, exc: Exception) -> None:
+        from kiseki.errors import ApiError, AuthError
+        from kiseki.httpclient import ServerUnavailableError
+
+        acknowledged = getattr(self._sink, "acknowledged_seq", 0)
+        if acknowledged:
+            self._pending = [r for r in self._pending if r.seq > acknowledged]
+        retryable = not isinstance(exc, AuthError) and (
+            not isinstance(exc, ApiError) or isinstance(exc, ServerUnavailableError)
+        )
+        if not retryable:
+            self._sink_broken = True
+            self._warn(
+                "refused",
+                f"kiseki: the store refused this run's data ({exc}). Nothing is lost: fix the "
+                f"problem, then run `kiseki sync {self.log_path.parent}`.",
+            )
+            return
+        self._warn(
+            "apply",
+            f"kiseki: could not write to the store ({exc}); retrying with back-off. Nothing is "
+            f"lost: the run log {self.log_path} holds every value.",
+        )
+        if len(self._pending) > MAX_PENDING_RECORDS and not self.log_failed:
+            self._pending.clear()  # the run log keeps them; read back when the store answers
+            self._spilled = True
+
+    def _reload_spilled(self) -> bool:
+        """Read records not yet stored back from the run log (after an outage)."""
+        from kiseki.runlog.reader import read_run_log
+
+        try:
+            stored = self._sink.applied_seq(self.key)
+            records = read_run_log(self.log_path).records
+        except Exception as exc:
+            self._delivery_failed(exc)
+            return False
+        self._pending = [r for r in records if r.seq > stored]
+        self._spilled = False
+        return True
+
+    def _check_stop(self) -> None:
+        if self._stop_notified or not getattr(self._sink, "stop_requested", False):
+            return
+        self._stop_notified = True
+        if self._on_stop_requested is not None:
+            try:
+                self._on_stop_requested()
+            except Exception as exc:
+                self._warn("stop", f"kiseki: handling the stop request failed: {exc!r}")
 
     def _heartbeat(self) -> None:
         if self._sink is None or self._sink_broken:
@@ -221,6 +294,8 @@ class RunWriter:
             self._sink.heartbeat(self.key)
         except Exception as exc:
             self._warn("heartbeat", f"kiseki: heartbeat failed: {exc!r}")
+            return
+        self._check_stop()
 
     def _fsync(self) -> None:
         try:

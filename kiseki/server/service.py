@@ -1,0 +1,168 @@
+"""The operations the REST API and the web app share, with the viewer's rights applied.
+
+Both ``kiseki ui`` (embedded store, loopback, no login: the viewer is the local user and may
+do everything) and ``kiseki server`` (logins, privacy) go through :class:`TrackerService`, so
+a rule about who may see or change a run lives in one place. Route handlers never query the
+store directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kiseki.errors import NotFoundError
+from kiseki.store.history import HistoryReader
+from kiseki.store.queries import ProjectRecord, RunRecord, StoreQueries
+
+if TYPE_CHECKING:
+    from kiseki.store.series import Series
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking: a signed-in user, the local user of ``kiseki ui``, or anonymous.
+
+    ``entities`` are the entities whose runs the viewer owns (their own and their teams').
+    """
+
+    username: str | None
+    is_admin: bool = False
+    entities: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_anonymous(self) -> bool:
+        """Whether nobody is signed in."""
+        return self.username is None
+
+    @classmethod
+    def local(cls, username: str) -> Viewer:
+        """The user of ``kiseki ui``: sees and changes everything in the embedded store."""
+        return cls(username=username, is_admin=True, entities=frozenset({username}))
+
+
+ANONYMOUS = Viewer(username=None)
+
+
+class TrackerService:
+    """Projects and runs as a given viewer may see and change them."""
+
+    def __init__(self, queries: StoreQueries) -> None:
+        self.queries = queries
+
+    # -- rights: the server (kiseki server) refines these with privacy rules ---------------------
+    def can_read(self, viewer: Viewer, run: RunRecord) -> bool:
+        """Whether ``viewer`` may see ``run``."""
+        return viewer.is_admin or run.entity in viewer.entities
+
+    def can_write(self, viewer: Viewer, run: RunRecord) -> bool:
+        """Whether ``viewer`` may change, stop or delete ``run``."""
+        return viewer.is_admin or run.entity in viewer.entities
+
+    # -- projects ----------------------------------------------------------------------------------
+    def projects(self, viewer: Viewer, entity: str | None = None) -> list[ProjectRecord]:
+        """The projects ``viewer`` may see (with run counts of the runs they may see)."""
+        return [
+            p
+            for p in self.queries.projects(entity)
+            if viewer.is_admin or p.entity in viewer.entities
+        ]
+
+    def project(self, viewer: Viewer, entity: str, name: str) -> ProjectRecord:
+        """One project, or :class:`NotFoundError`."""
+        record = self.queries.project(entity, name)
+        if record is None or not (viewer.is_admin or record.entity in viewer.entities):
+            raise NotFoundError(f"No project {entity}/{name}.")
+        return record
+
+    # -- runs ------------------------------------------------------------------------------------
+    def runs(
+        self,
+        viewer: Viewer,
+        entity: str,
+        project: str,
+        filters: Mapping[str, Any] | None = None,
+        order: str = "+created_at",
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[RunRecord]:
+        """The runs of a project ``viewer`` may see, filtered and ordered as the read API does."""
+        self.project(viewer, entity, project)
+        found = self.queries.runs(entity, project, filters, order, limit=limit, offset=offset)
+        return [r for r in found if self.can_read(viewer, r)]
+
+    def run(self, viewer: Viewer, entity: str, project: str, run_id: str) -> RunRecord:
+        """One run ``viewer`` may see, or :class:`NotFoundError` (also when it is hidden)."""
+        record = self.queries.run(entity, project, run_id)
+        if record is None or not self.can_read(viewer, record):
+            raise NotFoundError(f"No run {entity}/{project}/{run_id}.")
+        return record
+
+    def history(self, viewer: Viewer, run: RunRecord) -> HistoryReader:
+        """The history reader of a run ``viewer`` may see."""
+        if not self.can_read(viewer, run):
+            raise NotFoundError(f"No run {run.entity}/{run.project}/{run.run_id}.")
+        return self.queries.history(run.pk)
+
+    # -- chart series (the web app's workspace and run charts) -------------------------------
+    def metric_keys(self, viewer: Viewer, runs: Sequence[RunRecord]) -> dict[str, list[str]]:
+        """Each readable run's numeric history keys (run id -> sorted keys); see
+        :class:`kiseki.store.series.SeriesReader`."""
+        from kiseki.store.series import SeriesReader
+
+        readable = [r for r in runs if self.can_read(viewer, r)]
+        found = SeriesReader(self.queries.reading).numeric_keys([r.pk for r in readable])
+        return {r.run_id: found.get(r.pk, []) for r in readable}
+
+    def series(
+        self,
+        viewer: Viewer,
+        runs: Sequence[RunRecord],
+        keys: Sequence[str],
+        x_axis: str = "_step",
+        points: int = 1000,
+        min_step: int | None = None,
+        max_step: int | None = None,
+        after_steps: Mapping[str, Mapping[str, int]] | None = None,
+    ) -> dict[tuple[str, str], Series]:
+        """Downsampled chart series of ``keys`` for the readable ``runs``, keyed by
+        ``(run_id, key)``; ``after_steps[run_id][key]`` asks only for newer points."""
+        from kiseki.store.series import SeriesReader
+
+        readable = [r for r in runs if self.can_read(viewer, r)]
+        by_pk = {r.pk: r.run_id for r in readable}
+        after = {
+            r.pk: dict(after_steps[r.run_id])
+            for r in readable
+            if after_steps and r.run_id in after_steps
+        }
+        found = SeriesReader(self.queries.reading).read(
+            list(by_pk), keys, x_axis, points, min_step, max_step, after
+        )
+        return {(by_pk[pk], key): series for (pk, key), series in found.items()}
+
+    def update_run(
+        self, viewer: Viewer, run: RunRecord, changes: Mapping[str, Any]
+    ) -> RunRecord:
+        """Change editable fields of ``run``; returns the run as stored afterwards."""
+        self._require_write(viewer, run)
+        self.queries.update_run(run.pk, changes)
+        updated = self.queries.run_by_pk(run.pk)
+        if updated is None:
+            raise NotFoundError(f"Run {run.entity}/{run.project}/{run.run_id} was deleted.")
+        return updated
+
+    def delete_run(self, viewer: Viewer, run: RunRecord) -> None:
+        """Delete ``run`` and its history."""
+        self._require_write(viewer, run)
+        self.queries.delete_run(run.pk)
+
+    def _require_write(self, viewer: Viewer, run: RunRecord) -> None:
+        from kiseki.errors import AuthError
+
+        if not self.can_write(viewer, run):
+            raise AuthError(
+                f"You may not change run {run.entity}/{run.project}/{run.run_id}: only its "
+                "owner (or a member of its team) can."
+            )
