@@ -67,6 +67,12 @@ class HttpClient:
             self._connection = cls(self._host, self._port, timeout=self.timeout)
         return self._connection
 
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
     def close(self) -> None:
         """Close the keep-alive connection."""
         with self._lock:

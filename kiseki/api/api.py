@@ -36,18 +36,30 @@ class Api:
         store: str | os.PathLike[str] | None = None,
         heartbeat_timeout: float | None = None,
         entity: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
     ) -> None:
         if dir is not None and store is not None:
             raise UsageError("Pass Api either dir= (a kiseki directory) or store=, not both.")
         settings = resolve_settings(
-            {"kiseki_dir": dir, "entity": entity, "heartbeat_timeout": heartbeat_timeout}
+            {
+                "kiseki_dir": dir,
+                "entity": entity,
+                "heartbeat_timeout": heartbeat_timeout,
+                "base_url": base_url,
+                "api_key": api_key,
+            }
         )
+        # a server is used when asked for, or configured and no local store was named
+        self.base_url = settings.base_url if (base_url or (dir is None and store is None)) else None
+        self._api_key = settings.api_key
         self.location = (
             StoreLocation.parse(os.fspath(store))
             if store is not None
             else StoreLocation.in_dir(settings.kiseki_dir)
         )
         self.default_entity = settings.default_entity
+        self._entity_named = settings.entity is not None
         self.default_project = settings.project
         self.heartbeat_timeout = settings.heartbeat_timeout
         self._queries: StoreQueries | None = None
@@ -55,6 +67,15 @@ class Api:
     # -- the store --------------------------------------------------------------------------
     def _store(self) -> StoreQueries | None:
         """The store's queries, or ``None`` when no SQLite store exists there yet."""
+        if self._queries is None and self.base_url is not None:
+            from kiseki.api.remote import RemoteQueries
+            from kiseki.httpclient import HttpClient
+
+            remote = RemoteQueries(HttpClient(self.base_url, self._api_key))
+            if not self._entity_named:  # paths without an entity mean the key's user
+                viewer = remote.client.request("GET", "/api/v1/viewer").data or {}
+                self.default_entity = str(viewer.get("entity") or viewer.get("username"))
+            self._queries = remote  # type: ignore[assignment]
         if self._queries is None:
             path = self.location.sqlite_path
             if path is not None and not path.exists():
@@ -75,13 +96,19 @@ class Api:
 
     @property
     def _where(self) -> str:
+        if self.base_url is not None:
+            return self.base_url
         path = self.location.sqlite_path
         return str(path) if path is not None else self.location.url.split("@")[-1]
 
     def close(self) -> None:
         """Close the store's connections (the ``Api`` reconnects if used again)."""
         if self._queries is not None:
-            self._queries.engine.dispose()
+            close = getattr(self._queries, "close", None)
+            if close is not None:
+                close()
+            else:
+                self._queries.engine.dispose()
             self._queries = None
 
     def __enter__(self) -> Api:

@@ -74,6 +74,9 @@ class EmbeddedBackend:
         """Apply what earlier processes of this run left only in their run logs."""
         apply_leftover_logs(self.settings.runs_root, run_id, self.make_sink)
 
+    def close(self) -> None:
+        """Nothing to release: look-ups open and close their own connection."""
+
 
 class RemoteBackend:
     """Runs streamed to a kiseki server (``KISEKI_BASE_URL`` + ``KISEKI_API_KEY``)."""
@@ -155,6 +158,10 @@ class RemoteBackend:
         """Send what earlier processes of this run left only in their run logs."""
         if self.reachable:
             apply_leftover_logs(self.settings.runs_root, run_id, self.make_sink)
+
+    def close(self) -> None:
+        """Close the connection used while starting the run."""
+        self.client.close()
 
 
 def make_backend(settings: Settings) -> EmbeddedBackend | RemoteBackend:

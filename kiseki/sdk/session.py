@@ -25,7 +25,7 @@ from kiseki.sdk import console
 from kiseki.sdk.config import Config, as_config_dict, load_yaml_config
 from kiseki.sdk.names import generate_run_id, generate_run_name, validate_run_id
 from kiseki.sdk.run import KisekiWarning, Run
-from kiseki.sdk.values import normalize_tree
+from kiseki.sdk.values import check_texts, normalize_tree
 from kiseki.settings import Settings, resolve_settings
 from kiseki.store.applier import RunKey
 from kiseki.store.lookup import StoredRun
@@ -137,6 +137,8 @@ def _initial_config(config: Any) -> dict[str, Any]:
 
 
 def _start_run(settings: Settings, config: Any) -> Run:
+    texts = ("project", "entity", "name", "notes", "tags", "group", "job_type")
+    check_texts({f: getattr(settings, f) for f in texts}, "kiseki.init()")  # storable text
     initial_config = _initial_config(config)
     project = settings.project or DEFAULT_PROJECT
     entity = settings.default_entity
@@ -171,7 +173,14 @@ def _start_run(settings: Settings, config: Any) -> Run:
     key = RunKey(entity, project, run_id)
     if settings.resume is not None and settings.mode == "online":
         backend.apply_leftovers(run_id)
-    stored, run_count = backend.look_up(key)
+    try:
+        stored, run_count = backend.look_up(key)
+    finally:
+        backend.close()
+    if settings.resume is not None and settings.mode == "offline":
+        from kiseki.sinks.sync import resume_point  # continue after unsynced logs of the run
+
+        stored = resume_point(settings.runs_root, key, stored)
     resumed = _decide_resume(settings.resume, stored, entity, project, run_id, settings.run_id)
     name = settings.name or (stored.name if resumed and stored else None)
     name = name or generate_run_name(run_count + 1)
