@@ -26,6 +26,7 @@ class LocalSink:
         self._connection = connect_sqlite(location.sqlite_path)
         self._db = Sqlite3Runner(self._connection)
         self._applier = RecordApplier()
+        self.stop_requested = False
 
     def apply(self, key: RunKey, records: Sequence[Any]) -> int:
         """Apply ``records`` of one run in one transaction; return the run's applied cursor."""
@@ -33,6 +34,7 @@ class LocalSink:
         try:
             applied = self._applier.apply(self._db, key, records, time.time())
             self._connection.execute("COMMIT")
+            self._check_stop(key)
         except BaseException:
             self._applier.forget(key)
             self._rollback()
@@ -49,9 +51,21 @@ class LocalSink:
         try:
             self._applier.heartbeat(self._db, key, time.time())
             self._connection.execute("COMMIT")
+            self._check_stop(key)
         except BaseException:
             self._rollback()
             raise
+
+    def _check_stop(self, key: RunKey) -> None:
+        """Learn whether someone stopped the run (``kiseki ui``'s stop button)."""
+        if self.stop_requested:
+            return
+        row = self._connection.execute(
+            "SELECT r.stop_requested FROM runs r JOIN projects p ON p.id = r.project_id "
+            "WHERE p.entity = ? AND p.name = ? AND r.run_id = ?",
+            (key.entity, key.project, key.run_id),
+        ).fetchone()
+        self.stop_requested = bool(row and row[0])
 
     def _rollback(self) -> None:
         if self._connection.in_transaction:

@@ -115,3 +115,31 @@ def test_heartbeat_keeps_a_quiet_run_running_and_stops_when_it_dies(
     assert stored.heartbeat_at != first
     run.finish()
     assert kiseki.Api().run(run.path).state == "finished"
+
+
+def test_a_run_stopped_in_the_embedded_store_finishes_as_killed(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from kiseki.store.database import StoreLocation, create_store_engine
+    from kiseki.store.queries import StoreQueries
+    from kiseki.store.runcontrol import request_stop
+
+    monkeypatch.setenv("KISEKI_HEARTBEAT_INTERVAL", "0.2")
+    run = kiseki.init(project="stop-local")
+    run.log({"x": 1})
+    eventually(lambda: kiseki.Api().run(run.path).summary.get("x") == 1)
+    engine = create_store_engine(StoreLocation.in_dir(Path(run.dir).parents[1]))
+    try:
+        queries = StoreQueries(engine)
+        record = queries.run(run.entity, "stop-local", run.id)
+        assert record is not None
+        assert request_stop(queries, record.pk, run.path) == "requested"
+    finally:
+        engine.dispose()
+    eventually(lambda: run._stop_requested)
+    run.log({"x": 2})  # finishes the run as killed; nothing raised
+    assert run.finished
+    run.log({"x": 3})
+    assert kiseki.Api().run(run.path).state == "killed"
+    assert kiseki.Api().run(run.path).summary["x"] == 1
+    assert "was stopped" in capfd.readouterr().err
