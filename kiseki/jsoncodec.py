@@ -4,6 +4,8 @@ Plain JSON cannot hold NaN, +inf, -inf or integers beyond 64 bits, and PostgreSQ
 NaN inside JSON. kiseki keeps them by tagging: ``float("nan")`` is written as
 ``{"$kiseki": "nan"}``, ``float("inf")`` as ``{"$kiseki": "inf"}``, ``-inf`` as
 ``{"$kiseki": "-inf"}`` and an integer beyond 64 bits as ``{"$kiseki": "int", "v": "<digits>"}``.
+A dict of the user's that has a ``"$kiseki"`` key itself is wrapped as
+``{"$kiseki": "dict", "v": {...}}`` so that it is never mistaken for a tag.
 :func:`loads` turns the tags back into Python values, so ``loads(dumps(x)) == x`` for every
 value kiseki accepts (NaN compared as NaN).
 
@@ -31,6 +33,8 @@ def needs_tagging(value: Any) -> bool:
     """
     kind = type(value)
     if kind is dict:
+        if TAG in value:  # the user's own "$kiseki" key: wrapped, never mistaken for a tag
+            return True
         try:  # the common case, a dict of numbers, checked at C speed
             return not math.isfinite(math.fsum(value.values()))
         except ValueError:  # inf + -inf
@@ -62,7 +66,8 @@ def tag(value: Any) -> Any:
             return value
         return {TAG: "int", "v": str(value)}
     if kind is dict:
-        return {k: tag(v) for k, v in value.items()}
+        tagged = {k: tag(v) for k, v in value.items()}
+        return {TAG: "dict", "v": tagged} if TAG in value else tagged
     if kind is list or kind is tuple:
         return [tag(v) for v in value]
     return value
@@ -78,6 +83,8 @@ def untag(value: Any) -> Any:
                 return _SPECIAL_FLOATS[marker]
             if marker == "int":
                 return int(value["v"])
+            if marker == "dict":
+                return {k: untag(v) for k, v in value["v"].items()}
         return {k: untag(v) for k, v in value.items()}
     if kind is list:
         return [untag(v) for v in value]

@@ -6,9 +6,13 @@ import click
 
 from kiseki import __version__
 from kiseki.cli.demo import demo
+from kiseki.cli.gc import gc
 from kiseki.cli.login import login
 from kiseki.cli.runs import runs
+from kiseki.cli.server import server
 from kiseki.cli.sync import sync
+from kiseki.cli.ui import ui
+from kiseki.cli.users import team, user
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,9 +26,14 @@ def cli() -> None:
 
 
 cli.add_command(demo)
+cli.add_command(gc)
 cli.add_command(login)
 cli.add_command(runs)
+cli.add_command(server)
 cli.add_command(sync)
+cli.add_command(team)
+cli.add_command(ui)
+cli.add_command(user)
 
 
 def main() -> None:

@@ -18,9 +18,16 @@ from kiseki.sdk import console
 from kiseki.sdk.config import Config
 from kiseki.sdk.metrics import MetricDefinition, MetricRegistry, parse_summary
 from kiseki.sdk.summary import Summary
-from kiseki.sdk.values import RESERVED_KEYS, SCALAR_TYPES, flatten_row
+from kiseki.sdk.values import (
+    FAST_SCALAR_TYPES,
+    MAX_STEP,
+    RESERVED_KEYS,
+    check_text,
+    flatten_row,
+)
 
-_SCALARS = SCALAR_TYPES
+_SCALARS = FAST_SCALAR_TYPES  # strings take flatten_row, which checks they are valid text
+_MAX_KNOWN_KEYS = 100_000
 
 
 KILLED_EXIT_CODE = 255
@@ -94,6 +101,7 @@ class Run:
         self._summary_dirty = False
         self._writer: Any = None
         self._submit: Callable[[Any], None] = _discard
+        self._known_keys: set[str] = set()  # keys already checked to be valid text
         self.config = Config()
         self.config._items.update(config)
         self.config._attach(self._config_changed)
@@ -222,6 +230,9 @@ class Run:
 
     def _update_field(self, field: str, value: Any) -> None:
         self._check_open("change")
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str):
+                check_text(text, f"The run's {field}")
         self._submit(RunUpdated(0, {field: value}))
 
     def __repr__(self) -> str:
@@ -270,6 +281,8 @@ class Run:
             row = flatten_row(data)
         if not RESERVED_KEYS.isdisjoint(row) or "" in row:
             flatten_row(data)  # raises the explanatory error
+        if not self._known_keys.issuperset(row):
+            self._learn_keys(row)
         with self._lock:  # steps stay consecutive when several threads log
             if step is None:
                 if self._pending is not None:
@@ -285,6 +298,14 @@ class Run:
                 return
             self._log_at_step(row, step, commit)
 
+    def _learn_keys(self, row: dict[str, Any]) -> None:
+        """Refuse keys that are not valid text; remember the good ones (a set lookup later)."""
+        for key in row:
+            if key not in self._known_keys:
+                check_text(key, "A key given to kiseki.log()")
+        if len(self._known_keys) < _MAX_KNOWN_KEYS:
+            self._known_keys.update(row)
+
     def _log_at_step(self, row: dict[str, Any], step: Any, commit: bool | None) -> None:
         try:
             step = operator.index(step)
@@ -294,6 +315,11 @@ class Run:
             ) from None
         if step < 0:
             raise UsageError(f"step must not be negative, got {step}.")
+        if step > MAX_STEP:
+            raise UsageError(
+                f"step {step} is too large: a step must fit in a signed 64-bit integer "
+                f"(at most {MAX_STEP})."
+            )
         if step < self._step:
             warnings.warn(
                 f"kiseki: step {step} is smaller than the current step {self._step}; the "
@@ -319,6 +345,11 @@ class Run:
             self._commit(pending)
 
     def _commit(self, row: dict[str, Any]) -> None:
+        if self._step > MAX_STEP:
+            raise UsageError(
+                f"Run {self._id} has reached the largest step a store can hold ({MAX_STEP}): "
+                "start a new run (kiseki.init()) to log more."
+            )
         if self._metrics:
             self._metrics.process(row, self.summary._values)
         else:
@@ -346,6 +377,9 @@ class Run:
                 f"define_metric({name!r}): give a metric name, optionally ending with '*' to "
                 "match every metric with that prefix."
             )
+        for text in (name, step_metric):
+            if isinstance(text, str):
+                check_text(text, "define_metric()'s metric name")
         definition = MetricDefinition(
             name=name, step_metric=step_metric, summary=parse_summary(summary), hidden=hidden
         )
@@ -357,9 +391,7 @@ class Run:
     def _stop_requested_by_server(self) -> None:
         """Called by the writer thread when the server says someone stopped this run."""
         self._stop_requested = True
-        message = (
-            f"kiseki: run {self._name} ({self._id}) was stopped from the web app or the API"
-        )
+        message = f"kiseki: run {self._name} ({self._id}) was stopped from the web app or the API"
         if self._stop_raises:
             import _thread
 
@@ -382,8 +414,10 @@ class Run:
 
         Exit code 0 (the default) marks the run ``finished``; anything else ``failed``.
         Waits at most the finish timeout (60 s, ``KISEKI_FINISH_TIMEOUT``) for the data to
-        be stored; what is still pending then stays in the run log for ``kiseki sync``.
-        Calling it twice is harmless.
+        be stored; what is still pending then stays in the run log for ``kiseki sync`` (said
+        on stderr even when silent). The run log is written before the wait, so an interrupt
+        (Ctrl-C, SIGTERM) during it leaves a complete log that ``kiseki sync`` or a resume
+        applies. Calling it twice is harmless.
         """
         if self._finished or self._pid != os.getpid():
             return
@@ -399,7 +433,17 @@ class Run:
         self._submit(RunFinished(0, code, now, now - self._start_time + self._runtime_offset))
         notice = None
         if self._writer is not None:
-            complete = self._writer.close(self._finish_timeout)
+            try:
+                complete = self._writer.close(self._finish_timeout)
+            except BaseException:  # e.g. Ctrl-C while waiting for the store: the log is complete
+                print(
+                    f"kiseki: finishing run {self._id} was interrupted; its run log is complete: "
+                    f"run `kiseki sync {self._dir}` (or resume the run) to store the rest",
+                    file=sys.stderr,
+                )
+                if self._on_finish is not None:
+                    self._on_finish(self)
+                raise
             if self._mode == "offline":
                 notice = (
                     f"offline run saved in {self._dir}: apply it with `kiseki sync {self._dir}`"
@@ -414,6 +458,8 @@ class Run:
         if not (self._silent if quiet is None else quiet) and self._mode != "disabled":
             state = "finished" if code == 0 else f"failed (exit code {code})"
             console.print_finish(self._name, self._id, state, self.summary.as_dict(), notice)
+        elif notice is not None and self._mode == "online":  # data not stored: say so anyway
+            print(f"kiseki: run {self._id}: {notice}", file=sys.stderr)
 
     def __enter__(self) -> Run:
         return self

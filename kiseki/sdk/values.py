@@ -19,10 +19,15 @@ from typing import Any
 from kiseki.errors import UsageError, ValueTypeError
 
 SCALAR_TYPES = frozenset({int, float, str, bool, type(None)})
+FAST_SCALAR_TYPES = frozenset({int, float, bool, type(None)})
+"""Value types ``log()`` records without any further check (strings are checked for text)."""
 RESERVED_KEYS = frozenset({"_step", "_runtime", "_timestamp"})
 MAX_ARRAY_ELEMENTS = 32
 """NumPy/PyTorch/JAX arrays up to this many elements are logged as lists."""
 MAX_NESTING = 32
+"""How deep dicts (and, separately, lists) may nest in a logged value."""
+MAX_STEP = 2**63 - 1
+"""The largest ``step`` a store can hold (a signed 64-bit integer)."""
 
 
 def flatten_row(data: Mapping[str, Any], what: str = "log") -> dict[str, Any]:
@@ -38,9 +43,9 @@ def flatten_row(data: Mapping[str, Any], what: str = "log") -> dict[str, Any]:
         )
     row: dict[str, Any] = {}
     for key, value in data.items():
-        if type(key) is not str:
+        if type(key) is not str or not key.isascii():
             _check_key(key, what)
-        if type(value) in SCALAR_TYPES:
+        if type(value) in FAST_SCALAR_TYPES:
             row[key] = value
         elif isinstance(value, Mapping):
             _flatten_into(row, key + "/", value, what, 1)
@@ -62,10 +67,10 @@ def _flatten_into(
             "flatten it before logging."
         )
     for key, value in data.items():
-        if type(key) is not str:
+        if type(key) is not str or not key.isascii():
             _check_key(key, what, prefix)
         full = prefix + key
-        if type(value) in SCALAR_TYPES:
+        if type(value) in FAST_SCALAR_TYPES:
             row[full] = value
         elif isinstance(value, Mapping):
             _flatten_into(row, full + "/", value, what, depth + 1)
@@ -75,6 +80,7 @@ def _flatten_into(
 
 def _check_key(key: Any, what: str, prefix: str = "") -> None:
     if isinstance(key, str):
+        check_text(key, f"A key given to kiseki.{what}()")
         return
     raise ValueTypeError(
         f"kiseki.{what}() keys must be strings, got {type(key).__name__} key "
@@ -93,6 +99,45 @@ def _refuse_reserved(row: Mapping[str, Any], what: str) -> None:
     )
 
 
+def check_text(text: str, what: str) -> None:
+    """Refuse a string that is not valid Unicode text (a lone surrogate, e.g. from bytes
+    decoded with ``errors="surrogateescape"``): it cannot be stored as UTF-8."""
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueTypeError(
+            f"{what} ({_safe_repr(text)}) holds {text[exc.start : exc.start + 1]!r} at "
+            f"position {exc.start}, a lone surrogate, which is not valid Unicode text and "
+            "cannot be stored: decode the bytes it came from with errors='replace', or "
+            "remove it."
+        ) from None
+
+
+def replace_invalid_text(value: Any) -> Any:
+    """``value`` with lone surrogates in its strings replaced by U+FFFD (for facts kiseki
+    gathers itself, e.g. command-line arguments holding undecodable bytes)."""
+    kind = type(value)
+    if kind is str:
+        if value.isascii():
+            return value
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value)
+    if kind is dict:
+        return {replace_invalid_text(k): replace_invalid_text(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [replace_invalid_text(item) for item in value]
+    return value
+
+
+def check_texts(fields: Mapping[str, Any], what: str) -> None:
+    """:func:`check_text` every string, or list of strings, of ``fields`` (named in errors)."""
+    for name, value in fields.items():
+        for text in value if isinstance(value, list | tuple) else [value]:
+            if isinstance(text, str):
+                check_text(text, f"{what} argument {name}")
+
+
 def _safe_repr(value: Any) -> str:
     try:
         text = repr(value)
@@ -106,10 +151,13 @@ def _module_root(value: Any) -> str:
     return module.partition(".")[0]
 
 
-def normalize_value(key: str, value: Any, what: str = "log") -> Any:
+def normalize_value(key: str, value: Any, what: str = "log", depth: int = 0) -> Any:
     """Return a JSON-able equivalent of ``value`` or raise ValueTypeError naming ``key``."""
     kind = type(value)
-    if kind in SCALAR_TYPES:
+    if kind in FAST_SCALAR_TYPES:
+        return value
+    if kind is str:
+        check_text(value, f"The value of {key!r}")
         return value
     root = _module_root(value)
     if root == "numpy":
@@ -125,7 +173,14 @@ def normalize_value(key: str, value: Any, what: str = "log") -> Any:
             return _scalar(key, value.item(), what)
         return _from_array_like(key, value, what, size=size)
     if kind is list or kind is tuple:
-        return [normalize_value(f"{key}[{i}]", item, what) for i, item in enumerate(value)]
+        if depth >= MAX_NESTING:
+            raise ValueTypeError(
+                f"Cannot log {key!r}: lists nested more than {MAX_NESTING} levels deep cannot "
+                "be recorded; flatten the value before logging it."
+            )
+        return [
+            normalize_value(f"{key}[{i}]", item, what, depth + 1) for i, item in enumerate(value)
+        ]
     if isinstance(value, bool | int | float | str):  # subclasses such as IntEnum
         return _scalar(key, value, what)
     if isinstance(value, enum.Enum):
@@ -147,7 +202,7 @@ def normalize_value(key: str, value: Any, what: str = "log") -> Any:
 
 def _scalar(key: str, value: Any, what: str) -> Any:
     kind = type(value)
-    if kind in SCALAR_TYPES:
+    if kind in FAST_SCALAR_TYPES:
         return value
     if isinstance(value, bool):
         return bool(value)
@@ -156,7 +211,7 @@ def _scalar(key: str, value: Any, what: str) -> Any:
     if isinstance(value, float):
         return float(value)
     if isinstance(value, str):
-        return str(value)
+        return normalize_value(key, str(value), what)
     return normalize_value(key, value, what)
 
 
@@ -195,6 +250,7 @@ def normalize_tree(value: Any, path: str = "config", depth: int = 0) -> Any:
                     f"{path} has a {type(key).__name__} key {_safe_repr(key)}: keys must be "
                     "strings; convert it with str()."
                 )
+            check_text(key, f"A key of {path}")
             result[str(key)] = normalize_tree(item, f"{path}.{key}", depth + 1)
         return result
     if type(value) is list or type(value) is tuple:

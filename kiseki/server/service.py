@@ -12,9 +12,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kiseki.errors import NotFoundError
+from kiseki.errors import AuthError, NotFoundError
 from kiseki.store.history import HistoryReader
+from kiseki.store.privacy import (
+    checked_privacy,
+    owns_entity,
+    run_visible,
+    set_project_visibility,
+    set_run_privacy,
+    visible_projects,
+)
 from kiseki.store.queries import ProjectRecord, RunRecord, StoreQueries
+from kiseki.store.runcontrol import request_stop
 
 if TYPE_CHECKING:
     from kiseki.store.series import Series
@@ -51,30 +60,51 @@ class TrackerService:
     def __init__(self, queries: StoreQueries) -> None:
         self.queries = queries
 
-    # -- rights: the server (kiseki server) refines these with privacy rules ---------------------
+    # -- rights (see kiseki.store.privacy) ----------------------------------------------------
     def can_read(self, viewer: Viewer, run: RunRecord) -> bool:
-        """Whether ``viewer`` may see ``run``."""
-        return viewer.is_admin or run.entity in viewer.entities
+        """Whether ``viewer`` may see ``run``: public runs anyone; private runs their author,
+        the members of their entity, and admins."""
+        return run.privacy == "public" or self.can_write(viewer, run)
 
     def can_write(self, viewer: Viewer, run: RunRecord) -> bool:
-        """Whether ``viewer`` may change, stop or delete ``run``."""
-        return viewer.is_admin or run.entity in viewer.entities
+        """Whether ``viewer`` may change, stop or delete ``run``: its author, the members of
+        its entity (a user's own, or a team's), and admins."""
+        return (
+            viewer.is_admin
+            or run.entity in viewer.entities
+            or (viewer.username is not None and run.author == viewer.username)
+        )
+
+    def can_write_entity(self, viewer: Viewer, entity: str) -> bool:
+        """Whether ``viewer`` may create runs and projects under ``entity``."""
+        return owns_entity(viewer, entity)
 
     # -- projects ----------------------------------------------------------------------------------
     def projects(self, viewer: Viewer, entity: str | None = None) -> list[ProjectRecord]:
-        """The projects ``viewer`` may see (with run counts of the runs they may see)."""
-        return [
-            p
-            for p in self.queries.projects(entity)
-            if viewer.is_admin or p.entity in viewer.entities
-        ]
+        """The projects ``viewer`` may see (with run counts of the runs they may see): those of
+        entities they own, public ones, and those holding a run they may see."""
+        return visible_projects(self.queries, viewer, entity)
 
     def project(self, viewer: Viewer, entity: str, name: str) -> ProjectRecord:
-        """One project, or :class:`NotFoundError`."""
-        record = self.queries.project(entity, name)
-        if record is None or not (viewer.is_admin or record.entity in viewer.entities):
+        """One project, or :class:`NotFoundError` (also when it is hidden from ``viewer``)."""
+        found = visible_projects(self.queries, viewer, entity, name)
+        if not found:
             raise NotFoundError(f"No project {entity}/{name}.")
-        return record
+        return found[0]
+
+    def update_project(
+        self, viewer: Viewer, entity: str, name: str, visibility: str, *, create: bool = False
+    ) -> ProjectRecord:
+        """Set the privacy new runs of a project get (``create`` makes a missing project);
+        only the owners of ``entity`` may."""
+        if not owns_entity(viewer, entity):
+            if self.queries.project(entity, name) is None and not create:
+                raise NotFoundError(f"No project {entity}/{name}.")
+            raise AuthError(
+                f"You may not change project {entity}/{name}: only members of {entity!r} can."
+            )
+        set_project_visibility(self.queries, entity, name, visibility, create=create)
+        return self.project(viewer, entity, name)
 
     # -- runs ------------------------------------------------------------------------------------
     def runs(
@@ -87,10 +117,23 @@ class TrackerService:
         limit: int | None = None,
         offset: int = 0,
     ) -> list[RunRecord]:
-        """The runs of a project ``viewer`` may see, filtered and ordered as the read API does."""
+        """The runs of a project ``viewer`` may see, filtered and ordered as the read API does
+        (``limit`` and ``offset`` count only runs ``viewer`` may see)."""
         self.project(viewer, entity, project)
-        found = self.queries.runs(entity, project, filters, order, limit=limit, offset=offset)
-        return [r for r in found if self.can_read(viewer, r)]
+        return self.queries.runs(
+            entity, project, filters, order, limit=limit, offset=offset, visible=run_visible(viewer)
+        )
+
+    def count_runs(
+        self,
+        viewer: Viewer,
+        entity: str,
+        project: str,
+        filters: Mapping[str, Any] | None = None,
+    ) -> int:
+        """How many runs of a project that ``viewer`` may see match ``filters``."""
+        self.project(viewer, entity, project)
+        return self.queries.count_runs(entity, project, filters, visible=run_visible(viewer))
 
     def run(self, viewer: Viewer, entity: str, project: str, run_id: str) -> RunRecord:
         """One run ``viewer`` may see, or :class:`NotFoundError` (also when it is hidden)."""
@@ -142,12 +185,18 @@ class TrackerService:
         )
         return {(by_pk[pk], key): series for (pk, key), series in found.items()}
 
-    def update_run(
-        self, viewer: Viewer, run: RunRecord, changes: Mapping[str, Any]
-    ) -> RunRecord:
-        """Change editable fields of ``run``; returns the run as stored afterwards."""
+    def update_run(self, viewer: Viewer, run: RunRecord, changes: Mapping[str, Any]) -> RunRecord:
+        """Change editable fields of ``run`` (those of
+        :data:`~kiseki.store.queries.EDITABLE_RUN_FIELDS`, and ``privacy``); returns the run
+        as stored afterwards."""
         self._require_write(viewer, run)
+        changes = dict(changes)
+        privacy = changes.pop("privacy", None)
+        if privacy is not None:
+            checked_privacy(privacy)
         self.queries.update_run(run.pk, changes)
+        if privacy is not None:
+            set_run_privacy(self.queries, run.pk, privacy)
         updated = self.queries.run_by_pk(run.pk)
         if updated is None:
             raise NotFoundError(f"Run {run.entity}/{run.project}/{run.run_id} was deleted.")
@@ -158,9 +207,22 @@ class TrackerService:
         self._require_write(viewer, run)
         self.queries.delete_run(run.pk)
 
-    def _require_write(self, viewer: Viewer, run: RunRecord) -> None:
-        from kiseki.errors import AuthError
+    def stop_run(self, viewer: Viewer, run: RunRecord) -> RunRecord:
+        """Ask a running run to stop; returns the run as stored afterwards.
 
+        A live run gets ``stop_requested``: its process learns of it from the answer to its
+        next heartbeat or batch, finishes, and is stored as ``killed``. A run whose heartbeats
+        have already stopped is marked ``killed`` at once. :class:`UsageError` when it has
+        ended.
+        """
+        self._require_write(viewer, run)
+        request_stop(self.queries, run.pk, f"{run.entity}/{run.project}/{run.run_id}")
+        updated = self.queries.run_by_pk(run.pk)
+        if updated is None:
+            raise NotFoundError(f"Run {run.entity}/{run.project}/{run.run_id} was deleted.")
+        return updated
+
+    def _require_write(self, viewer: Viewer, run: RunRecord) -> None:
         if not self.can_write(viewer, run):
             raise AuthError(
                 f"You may not change run {run.entity}/{run.project}/{run.run_id}: only its "

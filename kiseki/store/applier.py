@@ -175,18 +175,21 @@ class RecordApplier:
             "empty": "{}",
             "created_at": record.created_at,
             "now": now,
+            "privacy": getattr(record, "privacy", None),
         }
         j = db.json
         row = db.execute(
             "INSERT INTO runs (project_id, run_id, name, notes, tags, group_name, job_type, "
             "state, author, config, summary, metadata, metric_definitions, created_at, "
-            "updated_at, heartbeat_at, runtime, last_step, history_rows, applied_seq) "
+            "updated_at, heartbeat_at, runtime, last_step, history_rows, applied_seq, privacy) "
             f"VALUES (:project_id, :run_id, :name, :notes, {j('tags')}, :group_name, :job_type, "
             f"'running', :author, {j('config')}, {j('empty')}, {j('empty')}, {j('empty')}, "
-            ":created_at, :now, :now, 0, -1, 0, 0) "
+            ":created_at, :now, :now, 0, -1, 0, 0, COALESCE(:privacy, (SELECT visibility FROM "
+            "projects WHERE id = :project_id), 'private')) "
             "ON CONFLICT (project_id, run_id) DO UPDATE SET state = 'running', "
             "exit_code = NULL, finished_at = NULL, heartbeat_at = excluded.heartbeat_at, "
-            "updated_at = excluded.updated_at "
+            "updated_at = excluded.updated_at, stop_requested = FALSE, "
+            "privacy = COALESCE(:privacy, runs.privacy) "
             "RETURNING pk, applied_seq, last_step, history_rows",
             params,
         )[0]
@@ -309,7 +312,10 @@ class RecordApplier:
         if batch.changes.get("state") is None:
             assignments.append("heartbeat_at = :now")
         for column, value in batch.changes.items():
-            if column in _JSON_COLUMNS:
+            if column == "state":  # a run stopped from the web app or the API ends as killed
+                params[column] = value
+                assignments.append("state = CASE WHEN stop_requested THEN 'killed' ELSE :state END")
+            elif column in _JSON_COLUMNS:
                 params[column] = jsoncodec.dumps(value)
                 assignments.append(f"{column} = {db.json(column)}")
             else:

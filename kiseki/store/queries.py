@@ -45,6 +45,7 @@ class ProjectRecord:
     run_count: int
     created_at: float
     last_activity: float
+    visibility: str = "private"
 
 
 @dataclass
@@ -75,6 +76,8 @@ class RunRecord:
     runtime: float
     last_step: int
     history_rows: int
+    privacy: str = "private"
+    stop_requested: bool = False
 
 
 class StoreQueries:
@@ -201,10 +204,12 @@ class StoreQueries:
         order: str | Sequence[str] | None = "+created_at",
         limit: int | None = None,
         offset: int = 0,
+        visible: sa.ColumnElement[bool] | None = None,
     ) -> list[RunRecord]:
         """Runs of ``entity/project`` matching a MongoDB-style filter, in ``order``.
 
-        See :mod:`kiseki.store.filters` for the fields and operators.
+        See :mod:`kiseki.store.filters` for the fields and operators. ``visible`` is an extra
+        condition (the server's privacy rule, see :mod:`kiseki.store.privacy`).
         """
         compiler = self.compiler()
         query = (
@@ -213,6 +218,7 @@ class StoreQueries:
                 projects.c.entity == entity,
                 projects.c.name == project,
                 compiler.where(filters),
+                sa.true() if visible is None else visible,
             )
             .order_by(*compiler.order_by(order))
         )
@@ -224,9 +230,13 @@ class StoreQueries:
             return [_run_record(row) for row in conn.execute(query)]
 
     def count_runs(
-        self, entity: str, project: str, filters: Mapping[str, Any] | None = None
+        self,
+        entity: str,
+        project: str,
+        filters: Mapping[str, Any] | None = None,
+        visible: sa.ColumnElement[bool] | None = None,
     ) -> int:
-        """How many runs of ``entity/project`` match ``filters``."""
+        """How many runs of ``entity/project`` match ``filters`` (and ``visible``)."""
         compiler = self.compiler()
         query = (
             sa.select(sa.func.count())
@@ -235,6 +245,7 @@ class StoreQueries:
                 projects.c.entity == entity,
                 projects.c.name == project,
                 compiler.where(filters),
+                sa.true() if visible is None else visible,
             )
         )
         with self.reading() as conn:
@@ -345,6 +356,8 @@ def _run_record(row: Any) -> RunRecord:
         runtime=m["runtime"],
         last_step=m["last_step"],
         history_rows=m["history_rows"],
+        privacy=m["privacy"],
+        stop_requested=bool(m["stop_requested"]),
     )
 
 

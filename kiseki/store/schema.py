@@ -10,6 +10,9 @@ Users who query the store directly can rely on this layout (documented in docs/s
   :data:`CHUNK_SIZE` points): packed little-endian int64 steps and float64 (``kind='f'``) or
   int64 (``kind='i'``) values, with the chunk's first/last step, count, min and max.
 * ``history_values``: non-numeric history values (strings, booleans, None, lists) as JSON.
+* ``users``, ``api_keys``, ``teams``, ``team_members``, ``web_sessions``: the accounts of a
+  ``kiseki server`` (see :mod:`kiseki.store.accounts`); keys and session tokens are stored as
+  SHA-256 hashes, passwords as scrypt hashes.
 
 Every change goes through an Alembic migration in ``kiseki/store/migrations``.
 """
@@ -21,7 +24,23 @@ from sqlalchemy.dialects import postgresql
 
 from kiseki.store.chunks import CHUNK_SIZE
 
-__all__ = ["CHUNK_SIZE", "history_chunks", "history_values", "metadata", "projects", "runs"]
+__all__ = [
+    "CHUNK_SIZE",
+    "PRIVACIES",
+    "api_keys",
+    "history_chunks",
+    "history_values",
+    "metadata",
+    "projects",
+    "runs",
+    "team_members",
+    "teams",
+    "users",
+    "web_sessions",
+]
+
+PRIVACIES = ("private", "public")
+"""A run's privacy (and a project's default for its new runs)."""
 
 metadata = sa.MetaData()
 
@@ -35,6 +54,7 @@ projects = sa.Table(
     sa.Column("name", sa.String(128), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("visibility", sa.String(16), nullable=False, server_default="private"),
     sa.UniqueConstraint("entity", "name", name="uq_projects_entity_name"),
 )
 
@@ -69,8 +89,11 @@ runs = sa.Table(
     sa.Column("last_step", sa.BigInteger, nullable=False),
     sa.Column("history_rows", sa.BigInteger, nullable=False),
     sa.Column("applied_seq", sa.BigInteger, nullable=False),
+    sa.Column("privacy", sa.String(16), nullable=False, server_default="private"),
+    sa.Column("stop_requested", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("project_id", "run_id", name="uq_runs_project_run_id"),
     sa.Index("ix_runs_project_created", "project_id", "created_at"),
+    sa.Index("ix_runs_state_heartbeat", "state", "heartbeat_at"),
 )
 
 history_chunks = sa.Table(
@@ -106,4 +129,73 @@ history_values = sa.Table(
     sa.Column("key", sa.String(512), primary_key=True),
     sa.Column("step", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("value", sa.Text, nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(128), nullable=False),
+    sa.Column("is_admin", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("password_hash", sa.String(256), nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("username", name="uq_users_username"),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "user_id",
+        sa.Integer,
+        sa.ForeignKey("users.id", ondelete="CASCADE", name="fk_api_keys_user"),
+        nullable=False,
+    ),
+    sa.Column("key_hash", sa.String(64), nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("key_hash", name="uq_api_keys_hash"),
+    sa.Index("ix_api_keys_user", "user_id"),
+)
+
+teams = sa.Table(
+    "teams",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("name", name="uq_teams_name"),
+)
+
+team_members = sa.Table(
+    "team_members",
+    metadata,
+    sa.Column(
+        "team_id",
+        sa.Integer,
+        sa.ForeignKey("teams.id", ondelete="CASCADE", name="fk_team_members_team"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "user_id",
+        sa.Integer,
+        sa.ForeignKey("users.id", ondelete="CASCADE", name="fk_team_members_user"),
+        primary_key=True,
+    ),
+)
+
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column(
+        "user_id",
+        sa.Integer,
+        sa.ForeignKey("users.id", ondelete="CASCADE", name="fk_web_sessions_user"),
+        nullable=False,
+    ),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
 )
