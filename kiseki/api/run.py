@@ -24,12 +24,12 @@ class Run:
     """One run in a store, as ``kiseki.Api().run(path)`` returns it.
 
     Plain attributes: ``id name project entity state config summary tags notes group job_type
-    created_at heartbeat_at finished_at metadata metric_definitions exit_code author runtime
+    privacy created_at heartbeat_at finished_at metadata metric_definitions exit_code author runtime
     last_step history_rows``. Times are timezone-aware UTC ``datetime`` objects; ``runtime``
-    is in seconds. ``state`` is ``running``, ``finished``, ``failed`` or ``crashed`` (running
-    but no heartbeat within the heartbeat timeout).
+    is in seconds. ``state`` is ``running``, ``finished``, ``failed``, ``killed`` or ``crashed``
+    (running but no heartbeat within the heartbeat timeout).
 
-    Change ``name notes tags config summary group job_type`` in place and call
+    Change ``name notes tags config summary group job_type privacy`` in place and call
     :meth:`update` to save them::
 
         run = kiseki.Api().run("mnist/3kd9x2")
@@ -49,6 +49,7 @@ class Run:
     notes: str | None
     group: str | None
     job_type: str | None
+    privacy: str
     created_at: datetime
     heartbeat_at: datetime
     finished_at: datetime | None
@@ -78,6 +79,7 @@ class Run:
         self.notes = record.notes
         self.group = record.group
         self.job_type = record.job_type
+        self.privacy = record.privacy
         self.created_at = to_datetime(record.created_at)  # type: ignore[assignment]
         self.heartbeat_at = to_datetime(record.heartbeat_at)  # type: ignore[assignment]
         self.finished_at = to_datetime(record.finished_at)
@@ -174,8 +176,8 @@ class Run:
 
     # -- changes ----------------------------------------------------------------------------
     def update(self) -> None:
-        """Save changes to ``name notes tags config summary group job_type`` in one transaction,
-        then reload the run."""
+        """Save changes to ``name notes tags config summary group job_type privacy`` in one
+        transaction, then reload the run."""
         self._check_not_deleted()
         changes = {
             name: getattr(self, name)

@@ -29,7 +29,16 @@ from kiseki.store.filters import RunQueryCompiler
 from kiseki.store.history import HistoryReader
 from kiseki.store.schema import history_chunks, history_values, projects, runs
 
-EDITABLE_RUN_FIELDS = ("name", "notes", "tags", "config", "summary", "group", "job_type")
+EDITABLE_RUN_FIELDS = (
+    "name",
+    "notes",
+    "tags",
+    "config",
+    "summary",
+    "group",
+    "job_type",
+    "privacy",
+)
 """The run fields :meth:`StoreQueries.update_run` may change."""
 READ_ONLY_OPTION = "kiseki_read_only"
 """Execution option marking a connection that only reads (SQLite may then use a deferred
@@ -380,6 +389,10 @@ def _checked(name: str, value: Any) -> Any:
     if name in ("notes", "group", "job_type"):
         if value is not None and not isinstance(value, str):
             raise UsageError(f"A run's {name} must be a string or None, not {value!r}.")
+        return value
+    if name == "privacy":
+        if value not in ("private", "public"):
+            raise UsageError(f"A run's privacy must be 'private' or 'public', not {value!r}.")
         return value
     if name == "tags":
         if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)):

@@ -212,3 +212,30 @@ def test_login_saves_the_key_privately_and_is_used_without_environment(
     bad = CliRunner().invoke(cli, ["login", "--host", live.url, "--key", "ks-" + "0" * 48])
     assert bad.exit_code == 1
     assert "refused" in bad.output
+
+
+def test_privacy_from_init_and_from_the_read_api(
+    remote: LiveServer, server: tuple[LiveServer, str], tmp_path: Path
+) -> None:
+    from kiseki.httpclient import HttpClient
+
+    public = kiseki.init(project="shared", settings={"privacy": "public"})
+    public.finish()
+    private = kiseki.init(project="shared")
+    private.finish()
+    anonymous = HttpClient(remote.url, None)
+    try:
+        seen = anonymous.request(
+            "POST", "/api/v1/projects/alice/shared/runs/query", {"filters": {}}
+        ).data["runs"]
+        assert [r["run_id"] for r in seen] == [public.id]
+        run = kiseki.Api().run(f"shared/{private.id}")
+        assert run.privacy == "private"
+        run.privacy = "public"
+        run.update()
+        seen = anonymous.request(
+            "POST", "/api/v1/projects/alice/shared/runs/query", {"filters": {}}
+        ).data["runs"]
+        assert sorted(r["run_id"] for r in seen) == sorted([public.id, private.id])
+    finally:
+        anonymous.close()
