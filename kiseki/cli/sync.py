@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -46,7 +47,8 @@ def sync(
     status: bool,
     kiseki_dir: Path | None,
 ) -> None:
-    """Apply run logs to the embedded store; re-running it changes nothing.
+    """Apply run logs to the store, or upload them to the kiseki server when one is
+    configured (KISEKI_BASE_URL or `kiseki login`); re-running it changes nothing.
 
     PATHS are run directories or run.log files; without PATHS, every run directory under
     KISEKI_DIR/runs that is not marked as synced. A torn tail (an incomplete last record, e.g.
@@ -66,21 +68,38 @@ def sync(
     if not targets:
         click.echo("Nothing to sync: every run log is already in the store.")
         return
-    _sync_targets(targets, settings.kiseki_dir, project, entity, dry_run)
+    if settings.remote:
+        from kiseki.sdk.backends import RemoteBackend
+
+        backend = RemoteBackend(settings)
+        try:
+            entity = entity or backend.default_entity()
+        finally:
+            backend.close()
+        if not backend.reachable:
+            raise click.ClickException(
+                f"The server {settings.base_url} cannot be reached: nothing was uploaded. "
+                "Run `kiseki sync` again when it answers."
+            )
+        click.echo(f"Uploading to {settings.base_url} as entity {entity}.")
+        sink = backend.make_sink()
+    else:
+        from kiseki.sinks.local import LocalSink
+        from kiseki.store.database import StoreLocation
+
+        sink = LocalSink(StoreLocation.in_dir(settings.kiseki_dir))
+    _sync_targets(targets, sink, project, entity, dry_run)
 
 
 def _sync_targets(
-    targets: list[Path], kiseki_dir: Path, project: str | None, entity: str | None, dry_run: bool
+    targets: list[Path], sink: Any, project: str | None, entity: str | None, dry_run: bool
 ) -> None:
-    from kiseki.sinks.local import LocalSink
     from kiseki.sinks.sync import sync_run_log
-    from kiseki.store.database import StoreLocation
 
     def report(line: str) -> None:
         click.echo(f"  {line}")
 
     failures = []
-    sink = LocalSink(StoreLocation.in_dir(kiseki_dir))
     try:
         for target in targets:
             try:

@@ -111,10 +111,14 @@ class HttpSink:
         """The server's cursor for ``key`` (0 when the run is unknown there)."""
         from kiseki.errors import NotFoundError
 
+        self._check_backoff()
         try:
             data = self.client.request("GET", run_path(key) + "/resume").data
         except NotFoundError:
             return 0
+        except ServerUnavailableError:
+            self._failed()
+            raise
         return int((data or {}).get("applied_seq") or 0)
 
     def close(self) -> None:

@@ -239,3 +239,38 @@ def test_privacy_from_init_and_from_the_read_api(
         assert sorted(r["run_id"] for r in seen) == sorted([public.id, private.id])
     finally:
         anonymous.close()
+
+
+def test_server_down_for_the_whole_run_then_kiseki_sync_delivers_everything_once(
+    remote: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remote.stop()
+    monkeypatch.setenv("KISEKI_FINISH_TIMEOUT", "1")
+    monkeypatch.setenv("KISEKI_ENTITY", "alice")
+    run = kiseki.init(project="late-sync", config={"lr": 0.5})
+    for step in range(2500):
+        run.log({"x": step, "y": step * 0.5})
+    run.finish()
+    remote.start()
+    first = CliRunner().invoke(cli, ["sync"], catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    assert f"alice/late-sync/{run.id}: applied" in first.output
+    stored = kiseki.Api().run(f"late-sync/{run.id}")
+    assert stored.state == "finished" and stored.config == {"lr": 0.5}
+    assert [r["x"] for r in stored.scan_history()] == list(range(2500))
+    again = CliRunner().invoke(cli, ["sync", run.dir], catch_exceptions=False)
+    assert "applied 0 of" in again.output
+    assert kiseki.Api().run(f"late-sync/{run.id}").history_rows == 2500
+
+
+def test_sync_to_an_unreachable_server_says_so_and_uploads_nothing(
+    remote: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KISEKI_FINISH_TIMEOUT", "1")
+    remote.stop()
+    run = kiseki.init(project="nowhere", mode="offline")
+    run.log({"x": 1})
+    run.finish()
+    result = CliRunner().invoke(cli, ["sync"])
+    assert result.exit_code == 1
+    assert "cannot be reached" in result.output
