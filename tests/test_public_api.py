@@ -92,3 +92,12 @@ def test_every_cli_command_and_option_is_documented() -> None:
                     assert re.search(rf"kiseki {name}\b.*{re.escape(option)}", text), (
                         f"option {option} of `kiseki {name}` is not in docs/cli.md"
                     )
+
+
+def test_every_relative_link_in_the_docs_resolves() -> None:
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
