@@ -3,6 +3,7 @@ duplicates nothing."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,6 +53,7 @@ def test_a_flaky_network_loses_and_duplicates_nothing(
             run.log({"x": step, "y": step * 0.25})
             if step % 100 == 0:
                 run.summary["checkpoint"] = step
+                time.sleep(0.06)  # spread the rows over dozens of requests
         run.finish()
     finally:
         proxy.close()
