@@ -124,13 +124,14 @@ def assert_never_blocks(took: list[float]) -> None:
     """No call waited on the fault: microseconds typically, ~1 ms at worst on an idle machine.
 
     The bound on the slowest call is loose because a loaded CI machine can deschedule the
-    process, and Python's own cyclic garbage collector pauses for ~20 ms now and then; a
-    call that waited for the store lock would take the lock's 60 s busy timeout.
+    process, and Python's own cyclic garbage collector pauses for ~20 ms now and then (seen up
+    to ~300 ms on a busy 2-core CI machine with a large backlog queued); a call that waited
+    for the store lock would take the lock's 60 s busy timeout.
     """
     ordered = sorted(took)
     p99 = ordered[int(len(ordered) * 0.99)]
     assert statistics.median(took) < 200e-6 and p99 < 2e-3, (statistics.median(took), p99)
-    assert ordered[-1] < 0.25, f"one log() call blocked for {ordered[-1] * 1000:.0f} ms"
+    assert ordered[-1] < 1.0, f"one log() call blocked for {ordered[-1] * 1000:.0f} ms"
 
 
 def test_log_never_blocks_while_another_process_holds_the_store(
