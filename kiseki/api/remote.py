@@ -66,14 +66,14 @@ class RemoteHistory:
         """Every row in step order, fetched a page at a time."""
         query: dict[str, Any] = {"limit": page_size}
         if keys:
-            query["keys"] = ",".join(keys)
+            query["keys"] = list(keys)  # sent as keys=a&keys=b
         if max_step is not None:
             query["max_step"] = max_step
         next_step = min_step
         while True:
             if next_step is not None:
                 query["min_step"] = next_step
-            url = self._base + "?" + urllib.parse.urlencode(query)
+            url = self._base + "?" + urllib.parse.urlencode(query, doseq=True)
             data = self._client.request("GET", url).data
             yield from data["rows"]
             next_step = data.get("next_min_step")
@@ -90,9 +90,9 @@ class RemoteHistory:
         """Up to ``samples`` rows spread evenly over the run; ``(columns, rows)``."""
         query: dict[str, Any] = {"samples": samples, "x_axis": x_axis, "stream": stream}
         if keys:
-            query["keys"] = ",".join(keys)
+            query["keys"] = list(keys)  # sent as keys=a&keys=b
         data = self._client.request(
-            "GET", self._base + "/sample?" + urllib.parse.urlencode(query)
+            "GET", self._base + "/sample?" + urllib.parse.urlencode(query, doseq=True)
         ).data
         return list(data["columns"]), list(data["rows"])
 

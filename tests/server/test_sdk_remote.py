@@ -115,6 +115,19 @@ def test_a_run_streamed_to_the_server_reads_back_like_the_embedded_store(
     assert remote_view == local_view
 
 
+def test_scan_history_and_history_with_several_keys_through_the_server(remote: LiveServer) -> None:
+    run = kiseki.init(project="keys-proj")
+    for step in range(30):
+        run.log({"a": step, "b": -step, "c": 0.5} if step % 3 else {"a": step})
+    run.finish()
+    stored = kiseki.Api().run(f"keys-proj/{run.id}")
+    rows = list(stored.scan_history(keys=["a", "b"], page_size=4))
+    assert [(r["_step"], r["a"], r["b"]) for r in rows] == [(s, s, -s) for s in range(30) if s % 3]
+    assert all(set(r) == {"_step", "a", "b"} for r in rows)
+    sampled = stored.history(samples=100, keys=["a", "b"], pandas=False)
+    assert [(r["a"], r["b"]) for r in sampled] == [(s, -s) for s in range(30) if s % 3]
+
+
 def test_log_never_blocks_while_the_server_is_down_and_data_arrives_later(
     remote: LiveServer,
 ) -> None:
