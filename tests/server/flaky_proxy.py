@@ -16,12 +16,21 @@ import time
 
 
 def _reset(sock: socket.socket) -> None:
-    """Close with RST instead of FIN (SO_LINGER 0)."""
+    """Close with RST instead of FIN (SO_LINGER 0).
+
+    The other pump thread may be blocked in ``recv`` on this socket; a bare ``close`` would
+    not release the socket until that call returns, so no RST would go out and the client
+    would wait for its request timeout. ``shutdown(SHUT_RD)`` wakes it first (sending nothing).
+    """
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        sock.close()
     except OSError:
         pass
+    try:
+        sock.shutdown(socket.SHUT_RD)
+    except OSError:
+        pass
+    sock.close()
 
 
 class FlakyProxy:
@@ -40,7 +49,9 @@ class FlakyProxy:
         self.reset_reply_rate = reset_reply_rate
         self.reset_request_rate = reset_request_rate
         self.max_delay_s = max_delay_s
-        self.resets = 0
+        self.resets = 0  # connections reset, of which:
+        self.lost_replies = 0  # a reply the server sent was dropped (the request was applied)
+        self.cut_requests = 0  # a request was cut before (all of) it reached the server
         self._lock = threading.Lock()
         self._listener = socket.socket()
         self._listener.bind(("127.0.0.1", 0))
@@ -81,6 +92,7 @@ class FlakyProxy:
                     break
                 if self._chance() < self.reset_request_rate:
                     self.resets += 1
+                    self.cut_requests += 1
                     _reset(client)
                     _reset(upstream)
                     return
@@ -97,6 +109,7 @@ class FlakyProxy:
                     break
                 if self._chance() < self.reset_reply_rate:
                     self.resets += 1
+                    self.lost_replies += 1
                     break
                 time.sleep(self._chance() * self.max_delay_s)
                 client.sendall(data)
