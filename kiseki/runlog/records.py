@@ -101,6 +101,10 @@ class RunFinished:
     type_code: ClassVar[int] = 8
 
 
+# Type codes of further record types, one range per feature (each registers its applier in
+# kiseki/store/record_handlers.py and adds its class to RECORD_TYPES below):
+#   9-10 console lines and saved files, 11-13 artifacts, 14-15 media, 16-17 sweeps.
+
 Record = (
     RunStarted
     | HistoryRow

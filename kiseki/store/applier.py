@@ -27,6 +27,7 @@ from kiseki.runlog.records import (
     SummaryChanged,
 )
 from kiseki.store.chunks import CHUNK_SIZE, OpenChunk
+from kiseki.store.record_handlers import RunContext, handler_for
 from kiseki.store.sql import SqlRunner
 
 _INT64_MIN = -(2**63)
@@ -112,7 +113,7 @@ class RecordApplier:
             elif state is None:
                 raise StoreError(_missing_start(key))
             else:
-                self._run_level(db, state, record, batch)
+                self._run_level(db, state, record, batch, key, now)
             state.applied_seq = record.seq
         if state is None:
             return 0
@@ -254,7 +255,9 @@ class RecordApplier:
             rows.append(chunk.to_row(state.pk, key))
         return rows
 
-    def _run_level(self, db: SqlRunner, state: _RunState, record: Any, batch: _Batch) -> None:
+    def _run_level(
+        self, db: SqlRunner, state: _RunState, record: Any, batch: _Batch, key: RunKey, now: float
+    ) -> None:
         changes = batch.changes
         kind = type(record)
         if kind is SummaryChanged:
@@ -280,6 +283,15 @@ class RecordApplier:
             changes["exit_code"] = record.exit_code
             changes["finished_at"] = record.finished_at
             changes["runtime"] = record.runtime
+        else:
+            handler = handler_for(kind)
+            if handler is None:
+                raise StoreError(
+                    f"Run {key.entity}/{key.project}/{key.run_id}: record type {kind.__name__} "
+                    "has no applier; upgrade kiseki where this store is written."
+                )
+            context = RunContext(state.pk, state.project_id, key.entity, key.project, key.run_id)
+            handler(db, context, record, now)
 
     def _json_column(self, db: SqlRunner, state: _RunState, column: str) -> dict[str, Any]:
         rows = db.execute(f"SELECT {column} FROM runs WHERE pk = :pk", {"pk": state.pk})

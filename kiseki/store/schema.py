@@ -199,3 +199,11 @@ web_sessions = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False),
 )
+
+# -- workspace state (issue 4; migration 0003) ------------------------------------------------
+
+# -- artifacts (issue 6; migration 0004) ------------------------------------------------------
+
+# -- sweeps (issue 8; migration 0005) ---------------------------------------------------------
+
+# -- run files, console and media (issue 9; migration 0006) -----------------------------------
