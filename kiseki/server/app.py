@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kiseki import __version__
+from kiseki.blobs import LocalBlobStore
 from kiseki.errors import KisekiError
 from kiseki.server import api_accounts, api_ingest, api_runs, login
 from kiseki.server.auth import Authenticator, CsrfCookieMiddleware, EntityDirectory
@@ -83,6 +84,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     state.service = TrackerService(queries)
     state.ingest = IngestService(engine, gate)
     state.watchdog = watchdog
+    state.blobs = LocalBlobStore(config.blob_root)
     for module in (api_accounts, api_ingest, api_runs, login):
         app.include_router(module.router)
     _include_web_app(app)

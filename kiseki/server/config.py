@@ -49,6 +49,19 @@ class ServerConfig:
     secure_cookies: bool | None = None
     """``Secure`` session cookies: ``None`` means when the request came over https."""
     limits: Limits = field(default_factory=Limits)
+    blob_store: str = ""
+    """Where artifact, file and media bytes go: a directory (default: ``blobs`` next to a
+    SQLite store, ``~/.kiseki/server-blobs`` for PostgreSQL)."""
+
+    @property
+    def blob_root(self) -> Path:
+        """The directory of the local blob store."""
+        if self.blob_store:
+            return Path(self.blob_store).expanduser()
+        location = self.location
+        if location.is_sqlite and location.sqlite_path is not None:
+            return Path(location.sqlite_path).parent / "blobs"
+        return Path("~/.kiseki/server-blobs").expanduser()
 
     @property
     def location(self) -> StoreLocation:
