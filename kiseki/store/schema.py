@@ -207,3 +207,19 @@ web_sessions = sa.Table(
 # -- sweeps (issue 8; migration 0005) ---------------------------------------------------------
 
 # -- run files, console and media (issue 9; migration 0006) -----------------------------------
+
+run_blobs = sa.Table(
+    "run_blobs",
+    metadata,
+    sa.Column(
+        "run_pk",
+        sa.Integer,
+        sa.ForeignKey("runs.pk", ondelete="CASCADE", name="fk_run_blobs_run"),
+        primary_key=True,
+    ),
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Index("ix_run_blobs_digest", "digest"),
+)
+"""Blobs a run refers to outside artifacts (``kind``: ``file``, ``media``, ``code``); blob
+garbage collection keeps every digest listed here or in an artifact manifest."""
