@@ -104,6 +104,21 @@ class LocalBlobStore:
                 os.unlink(temp_name)
             raise
 
+    def staging_dir(self) -> Path:
+        """Where incoming uploads are written before :meth:`adopt_file` (same file system
+        as the blobs, so adopting is a rename)."""
+        return self.root
+
+    def adopt_file(self, source: Path | str, digest: str) -> None:
+        """Move the file at ``source``, whose bytes the caller verified to hash to
+        ``digest``, into the store (a rename; ``source`` is gone afterwards)."""
+        target = self.path(digest)
+        if target.is_file():
+            os.unlink(source)
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+
     def open(self, digest: str) -> BinaryIO:
         """The blob opened for reading (raises ``FileNotFoundError`` if it is not stored)."""
         return open(self.path(digest), "rb")
