@@ -7,7 +7,10 @@ of 1,000,000 steps with a spike every 100,003 steps. Then times, through the app
 
 * the workspace's runs list (all 1,001 runs, with their config and summary),
 * a chart of 100 runs x 10,000 steps (``loss``, 1,000 points per run),
-* the 1,000,000-step chart (1,000 points; also with ``_runtime`` as the x axis).
+* the 1,000,000-step chart (1,000 points; also with ``_runtime`` as the x axis),
+* the full runs table of a second project, ``bench/table``: 1,000 runs with 40 config and
+  10 summary values each (50 columns), sorted by a config column,
+* saving and loading a workspace state that hides 500 runs and colours 200.
 
 Targets (2-core machine): each <= 300 ms. Run: ``python benchmarks/ui_queries.py``.
 """
@@ -55,6 +58,31 @@ def log_run(sink: LocalSink, run_id: str, steps: int, index: int, spikes: bool =
     sink.apply(key, records)
 
 
+TABLE_PROJECT = "table"
+TABLE_CONFIG_KEYS = 40
+TABLE_SUMMARY_KEYS = 10
+
+
+def seed_table(directory: Path, runs: int) -> None:
+    """Fill ``bench/table`` with ``runs`` runs of 40 config and 10 summary values (no history)."""
+    marker = directory / f"seeded-table-{runs}"
+    if marker.exists():
+        return
+    sink = LocalSink(StoreLocation.in_dir(directory))
+    for index in range(runs):
+        config = {f"param_{k:02d}": (index * (k + 1)) % 97 / 7 for k in range(TABLE_CONFIG_KEYS)}
+        config["model"] = ("resnet", "vit", "mlp")[index % 3]
+        summary = {f"metric_{k}": math.sin(index + k) for k in range(TABLE_SUMMARY_KEYS)}
+        started = RunStarted(
+            1, f"t-{index:04d}", TABLE_PROJECT, ENTITY, f"table-run-{index}",
+            1_700_000_000.0 + index, config=config, group=config["model"],
+        )  # fmt: skip
+        records = [started, SummaryChanged(2, summary), RunFinished(3, 0, 1_700_000_100.0, 100.0)]
+        sink.apply(RunKey(ENTITY, TABLE_PROJECT, f"t-{index:04d}"), records)
+    sink.close()
+    marker.touch()
+
+
 def seed(directory: Path, runs: int, long_runs: int, long_steps: int, big_steps: int) -> None:
     """Fill the store in ``directory`` unless it already holds the benchmark project."""
     location = StoreLocation.in_dir(directory)
@@ -96,6 +124,7 @@ def main() -> None:
     directory = args.dir or Path(tempfile.gettempdir()) / "kiseki-bench-ui"
     directory.mkdir(parents=True, exist_ok=True)
     seed(directory, args.runs, args.long_runs, args.long_steps, args.big_steps)
+    seed_table(directory, args.runs)
 
     warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
@@ -103,7 +132,14 @@ def main() -> None:
     from kiseki.server.app import create_local_app
 
     base = f"/web-api/projects/{ENTITY}/{PROJECT}"
+    table = f"/web-api/projects/{ENTITY}/{TABLE_PROJECT}"
     long_ids = [f"run-{i:04d}" for i in range(args.long_runs)]
+    saved = {
+        "hidden": [f"t-{i:04d}" for i in range(0, args.runs, 2)],
+        "colors": {f"t-{i:04d}": "#be185d" for i in range(200)},
+        "table": True,
+        "columns": [f"config.param_{k:02d}" for k in range(TABLE_CONFIG_KEYS)],
+    }
     cases = [
         ("runs list (all runs, config + summary)", "runs", {"order": "-created_at"}),
         (
@@ -121,20 +157,37 @@ def main() -> None:
             "series",
             {"runs": [BIG_RUN], "keys": ["loss"], "points": 1000, "x": "_runtime"},
         ),
+        (
+            f"runs table: {args.runs:,} runs x 50 columns",
+            f"{table}/runs",
+            {"order": "+config.param_03"},
+        ),
+        ("workspace state: save (PUT)", f"{table}/state", {"state": saved}),
+        ("workspace state: load (GET)", f"{table}/state", None),
     ]
     print(f"{'query':<48} {'median ms':>10} {'target':>8}  result")
     with TestClient(create_local_app(directory)) as http:
         for label, path, body in cases:
 
-            def call(path: str = path, body: dict = body) -> dict:
-                response = http.post(f"{base}/{path}", json=body)
+            def call(path: str = path, body: dict | None = body) -> dict:
+                url = path if path.startswith("/") else f"{base}/{path}"
+                if path.endswith("/state"):
+                    headers = {"X-Kiseki-Web": "1"}
+                    response = (
+                        http.get(url) if body is None else http.put(url, json=body, headers=headers)
+                    )
+                else:
+                    response = http.post(url, json=body)
                 response.raise_for_status()
                 return response.json()  # type: ignore[no-any-return]
 
             ms, answer = timed(call, args.repeat)
             assert isinstance(answer, dict)
-            if path == "runs":
-                detail = f"{answer['matched']} runs"
+            if path.endswith("runs"):
+                columns = sum(len(answer["runs"][0][part]) for part in ("config", "summary"))
+                detail = f"{answer['matched']} runs, {columns} config + summary columns"
+            elif path.endswith("/state"):
+                detail = "saved" if "saved_at" in answer and body else "loaded"
             else:
                 points = sum(len(s["x"]) for s in answer["series"])
                 peak = max(max(s["y"]) for s in answer["series"])

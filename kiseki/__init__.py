@@ -22,8 +22,9 @@ from kiseki.errors import (
     UsageError,
     ValueTypeError,
 )
+from kiseki.media import Histogram, Image, Table
 from kiseki.sdk.run import KisekiWarning, Run
-from kiseki.sdk.session import define_metric, finish, init, log
+from kiseki.sdk.session import define_metric, finish, init, log, save
 from kiseki.settings import Settings
 
 __version__ = "0.1.0"
@@ -31,29 +32,37 @@ __version__ = "0.1.0"
 __all__ = [
     "Api",
     "ApiError",
+    "Artifact",
     "AuthError",
     "ConfigError",
+    "Histogram",
+    "Image",
     "KisekiError",
     "KisekiWarning",
     "NotFoundError",
     "Run",
     "Settings",
     "StoreError",
+    "Table",
     "UsageError",
     "ValueTypeError",
     "__version__",
+    "agent",
     "config",
     "define_metric",
     "finish",
     "init",
     "log",
     "run",
+    "save",
     "summary",
+    "sweep",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    """``run``, ``config`` and ``summary`` follow the active run; ``Api`` is imported lazily."""
+    """``run``, ``config`` and ``summary`` follow the active run; ``Api``, ``Artifact``,
+    ``sweep`` and ``agent`` are imported lazily."""
     from kiseki.sdk import session
 
     if name == "run":
@@ -62,10 +71,18 @@ def __getattr__(name: str) -> Any:
         return session.active_config()
     if name == "summary":
         return session.active_summary()
+    if name in ("agent", "sweep"):
+        from kiseki.sweeps import agent
+
+        return getattr(agent, name)
     if name == "Api":
         from kiseki.api import Api
 
         return Api
+    if name == "Artifact":
+        from kiseki.artifacts import Artifact
+
+        return Artifact
     raise AttributeError(f"module 'kiseki' has no attribute {name!r}")
 
 

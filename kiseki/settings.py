@@ -31,6 +31,10 @@ class Settings:
     ``PROJECT ENTITY MODE DIR RUN_ID NAME NOTES TAGS JOB_TYPE RUN_GROUP RESUME SILENT``
     (``TAGS`` comma-separated), and kiseki's own ``HEARTBEAT_INTERVAL``,
     ``HEARTBEAT_TIMEOUT``, ``FLUSH_INTERVAL`` and ``FINISH_TIMEOUT`` (seconds).
+    ``SWEEP_ID`` and ``SWEEP_PARAM_PATH`` are set by ``kiseki agent`` for the trials it runs.
+    System metrics and console capture: ``STATS_INTERVAL`` (seconds, ``0`` disables),
+    ``STATS_PER_CORE``, ``STATS_PROCESS_TREE``, ``CONSOLE`` (``auto``/``wrap``/``off``),
+    ``CONSOLE_MAX_BYTES`` and ``SAVE_CODE`` (see docs/system-and-console.md).
     """
 
     project: str | None = None
@@ -55,6 +59,14 @@ class Settings:
     api_key: str | None = None
     privacy: str | None = None
     stop_raises: bool = False
+    stats_interval: float = 15.0
+    stats_per_core: bool = False
+    stats_process_tree: bool = False
+    console: str = "auto"
+    console_max_bytes: int = 32 * 1024 * 1024
+    save_code: bool = False
+    sweep_id: str | None = None
+    sweep_param_path: Path | None = None
 
     @property
     def remote(self) -> bool:
@@ -93,6 +105,14 @@ _ENV_FIELDS: dict[str, tuple[str, str]] = {
     "api_key": ("KISEKI_API_KEY", "WANDB_API_KEY"),
     "privacy": ("KISEKI_PRIVACY", ""),
     "stop_raises": ("KISEKI_STOP_RAISES", ""),
+    "stats_interval": ("KISEKI_STATS_INTERVAL", ""),
+    "stats_per_core": ("KISEKI_STATS_PER_CORE", ""),
+    "stats_process_tree": ("KISEKI_STATS_PROCESS_TREE", ""),
+    "console": ("KISEKI_CONSOLE", "WANDB_CONSOLE"),
+    "console_max_bytes": ("KISEKI_CONSOLE_MAX_BYTES", ""),
+    "save_code": ("KISEKI_SAVE_CODE", "WANDB_SAVE_CODE"),
+    "sweep_id": ("KISEKI_SWEEP_ID", "WANDB_SWEEP_ID"),
+    "sweep_param_path": ("KISEKI_SWEEP_PARAM_PATH", "WANDB_SWEEP_PARAM_PATH"),
 }
 PRIVACY_CHOICES = ("private", "public")
 CREDENTIALS_FILE = "credentials.json"
@@ -100,7 +120,7 @@ _FIELD_NAMES = {f.name for f in dataclasses.fields(Settings)}
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
-    if name == "kiseki_dir" or name == "run_dir_root":
+    if name in ("kiseki_dir", "run_dir_root", "sweep_param_path"):
         return Path(os.path.expanduser(str(value))).absolute()
     if name == "tags":
         if isinstance(value, str):
@@ -118,6 +138,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if text not in PRIVACY_CHOICES:
             raise ConfigError(f"{source}={value!r} is not a privacy: use private or public.")
         return text
+    if name in _RUN_DATA_COERCERS:
+        return _RUN_DATA_COERCERS[name](value, source)
     if name in ("silent", "stop_raises"):
         if isinstance(value, bool):
             return value
@@ -159,6 +181,53 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             )
         return text
     return value if value is None else str(value)
+
+
+CONSOLE_CHOICES = ("auto", "wrap", "off")
+_WANDB_CONSOLE_MODES = ("redirect", "wrap_raw", "wrap_emu")  # kiseki captures at Python level
+
+
+def _console(value: Any, source: str) -> str:
+    text = str(value).strip().lower()
+    if text in _WANDB_CONSOLE_MODES:
+        return "wrap"
+    if text not in CONSOLE_CHOICES:
+        raise ConfigError(f"{source}={value!r} is not a console mode: use auto, wrap or off.")
+    return text
+
+
+def _stats_interval(value: Any, source: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}={value!r} is not a number of seconds.") from None
+    if not number >= 0 or number == float("inf"):
+        raise ConfigError(f"{source}={value!r} must be a number of seconds >= 0 (0 disables).")
+    return number
+
+
+def _byte_count(value: Any, source: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}={value!r} is not a whole number of bytes.") from None
+    if number < 0:
+        raise ConfigError(f"{source}={value!r} must not be negative (0 keeps no console).")
+    return number
+
+
+def _flag_setting(value: Any, source: str) -> bool:
+    return bool(_coerce("silent", value, source))
+
+
+_RUN_DATA_COERCERS: dict[str, Any] = {
+    "stats_interval": _stats_interval,
+    "stats_per_core": _flag_setting,
+    "stats_process_tree": _flag_setting,
+    "console": _console,
+    "console_max_bytes": _byte_count,
+    "save_code": _flag_setting,
+}
 
 
 def resolve_settings(

@@ -242,6 +242,59 @@ class Api:
             return f"{message} Newest run ids there: {', '.join(newest)}."
         return f"{message} The project has no runs."
 
+    # -- sweeps -----------------------------------------------------------------------------
+    def sweep(self, path: str) -> Any:
+        """One sweep: ``"project/sweep_id"`` or ``"entity/project/sweep_id"`` (see
+        :class:`kiseki.api.sweep.Sweep`: ``.runs``, ``.best_run()``, ``.config``, ``.state``)."""
+        from kiseki.api.sweep import load_sweep
+
+        parts = path.strip("/").split("/") if isinstance(path, str) else []
+        if len(parts) not in (2, 3) or not all(parts):
+            raise UsageError(
+                f"A sweep path is 'project/sweep_id' or 'entity/project/sweep_id', not {path!r}."
+            )
+        record = self._resolve_project(parts[0] if len(parts) == 3 else None, parts[-2])
+        return load_sweep(self, record.entity, record.name, parts[-1])
+
+    # -- artifacts --------------------------------------------------------------------------
+    def artifact(self, name: str, type: str | None = None) -> Any:
+        """One artifact version: ``"project/name:alias"``, ``"entity/project/name:v3"`` or
+        ``"name:best"`` (in the ``KISEKI_PROJECT`` project); the alias defaults to ``latest``.
+        ``type`` checks the artifact's type."""
+        from kiseki.artifacts.names import parse_artifact_ref
+        from kiseki.artifacts.reads import artifact_by_ref
+        from kiseki.artifacts.sources import source_for
+
+        ref = parse_artifact_ref(name)
+        project = self._resolve_project(ref.entity, ref.project or self._project_or_fail())
+        source = source_for(self._require_store())
+        reference = f"{ref.name}:{ref.alias}"
+        return artifact_by_ref(source, project.entity, project.name, reference, type)
+
+    def artifacts(self, type_name: str | None, name: str) -> list[Any]:
+        """Every version of artifact ``name`` (``"project/name"`` or
+        ``"entity/project/name"``), oldest first; ``type_name`` keeps that type only."""
+        from kiseki.artifacts.reads import artifact_versions
+        from kiseki.artifacts.sources import source_for
+
+        entity, project_name = self._split_project_path(name.rpartition("/")[0] or None)
+        project = self._resolve_project(entity, project_name)
+        source = source_for(self._require_store())
+        return artifact_versions(
+            source, project.entity, project.name, name.rpartition("/")[2], type_name
+        )
+
+    def artifact_types(self, project: str | None = None) -> list[str]:
+        """The artifact types used in ``project`` (``"project"`` or ``"entity/project"``)."""
+        from kiseki.artifacts.sources import source_for
+
+        entity, name = self._split_project_path(project)
+        record = self._resolve_project(entity, name)
+        return source_for(self._require_store()).types(record.entity, record.name)
+
+    def _project_or_fail(self) -> str:
+        return self._split_project_path(None)[1]
+
     def _split_project_path(self, path: str | None) -> tuple[str | None, str]:
         if path is None:
             if not self.default_project:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, overload
 
 from kiseki import jsoncodec
 from kiseki.errors import NotFoundError, UsageError
+from kiseki.media.blob_sources import blob_reader_for
+from kiseki.media.references import media_from_row, media_to_references
 from kiseki.store.queries import EDITABLE_RUN_FIELDS, RunRecord, StoreQueries
 
 if TYPE_CHECKING:
@@ -91,6 +93,8 @@ class Run:
         self.last_step = record.last_step
         self.history_rows = record.history_rows
         self._saved = {name: copy.deepcopy(getattr(self, name)) for name in EDITABLE_RUN_FIELDS}
+        self._media_reader = blob_reader_for(self._queries)
+        media_from_row(self.summary, self._media_reader)  # after _saved, which keeps the JSON
 
     # -- derived attributes -----------------------------------------------------------------
     @property
@@ -143,6 +147,8 @@ class Run:
         >>> run.history(keys=["train/loss"])  # doctest: +SKIP
         """
         columns, rows = self._history().sample(samples, keys, x_axis, stream)
+        for row in rows:
+            media_from_row(row, self._media_reader)
         if not pandas:
             return rows
         try:
@@ -168,21 +174,73 @@ class Run:
 
         >>> losses = [row["loss"] for row in run.scan_history(keys=["loss"])]  # doctest: +SKIP
         """
-        return self._history().scan(keys, min_step, max_step, page_size)
+        reader = self._media_reader
+        return (
+            media_from_row(row, reader)
+            for row in self._history().scan(keys, min_step, max_step, page_size)
+        )
 
     def history_keys(self) -> list[str]:
         """Every key in the run's history, sorted (``_runtime`` and ``_timestamp`` included)."""
         return self._history().keys()
+
+    # -- artifacts (lineage) ----------------------------------------------------------------
+    def logged_artifacts(self) -> list[Any]:
+        """The artifact versions this run logged (its outputs), as ``kiseki.Artifact``."""
+        return self._artifacts("outputs")
+
+    def used_artifacts(self) -> list[Any]:
+        """The artifact versions this run used (its inputs), as ``kiseki.Artifact``."""
+        return self._artifacts("inputs")
+
+    def _artifacts(self, direction: str) -> list[Any]:
+        from kiseki.artifacts.reads import run_artifacts
+
+        self._check_not_deleted()
+        record = self._queries.run_by_pk(self._pk)
+        if record is None:
+            raise self._gone()
+        return run_artifacts(self._queries, record, direction)
+
+    # -- files and console output (kiseki/api/run_files.py) ----------------------------------
+    def files(self) -> list[Any]:
+        """The files the run saved (``run.save``, ``requirements.txt``, its code), by name,
+        as :class:`~kiseki.api.run_files.RunFile` objects with ``download()``."""
+        from kiseki.api.run_files import run_data_source
+
+        self._check_not_deleted()
+        return run_data_source(self._queries, self._pk).files()
+
+    def file(self, name: str) -> Any:
+        """The saved file ``name`` (a :class:`~kiseki.api.run_files.RunFile`)."""
+        for found in self.files():
+            if found.name == name:
+                return found
+        raise NotFoundError(
+            f"Run {'/'.join(self.path)} has no saved file {name!r}: run.files() lists its files."
+        )
+
+    def logs(self, search: str | None = None, stream: str | None = None) -> list[Any]:
+        """What the run printed, as lines with ``line_no``, ``timestamp``, ``stream``
+        (``stdout``, ``stderr``, or ``kiseki`` for kiseki's own marker) and ``text``.
+        ``search`` keeps the lines containing it (case-insensitive); ``stream`` one stream.
+
+        >>> errors = [line.text for line in run.logs(stream="stderr")]  # doctest: +SKIP
+        """
+        from kiseki.api.run_files import iter_console, run_data_source
+
+        self._check_not_deleted()
+        return list(iter_console(run_data_source(self._queries, self._pk), search, stream))
 
     # -- changes ----------------------------------------------------------------------------
     def update(self) -> None:
         """Save changes to ``name notes tags config summary group job_type privacy`` in one
         transaction, then reload the run."""
         self._check_not_deleted()
+        current = {name: getattr(self, name) for name in EDITABLE_RUN_FIELDS}
+        current["summary"] = media_to_references(current["summary"])
         changes = {
-            name: getattr(self, name)
-            for name in EDITABLE_RUN_FIELDS
-            if _differs(getattr(self, name), self._saved[name])
+            name: value for name, value in current.items() if _differs(value, self._saved[name])
         }
         if not self._queries.update_run(self._pk, changes):
             raise self._gone()

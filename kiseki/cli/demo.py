@@ -6,10 +6,12 @@ import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import click
 
 from kiseki.cli.common import dir_option, friendly_errors
+from kiseki.cli.ui import DEFAULT_PORT, ui
 
 DEMO_PROJECT = "kiseki-demo"
 
@@ -87,10 +89,32 @@ def simulate(spec: DemoRun, epochs: int, steps_per_epoch: int) -> int:
 @click.command()
 @click.option("--epochs", default=20, show_default=True, help="Simulated epochs per run.")
 @click.option("--steps", "steps_per_epoch", default=50, show_default=True, help="Steps per epoch.")
+@click.option(
+    "--no-ui",
+    "no_ui",
+    is_flag=True,
+    help="Only log the runs; do not serve the web app on them afterwards.",
+)
+@click.option(
+    "--port",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port the web app is served on (on 127.0.0.1).",
+)
 @dir_option
 @friendly_errors
-def demo(epochs: int, steps_per_epoch: int, kiseki_dir: Path | None) -> None:
-    """Log six simulated training runs (two model groups, one diverging) to kiseki-demo."""
+@click.pass_context
+def demo(
+    ctx: click.Context,
+    epochs: int,
+    steps_per_epoch: int,
+    no_ui: bool,
+    port: int,
+    kiseki_dir: Path | None,
+) -> None:
+    """Log six simulated training runs (two model groups, one diverging) to kiseki-demo, then
+    serve the web app on them (as `kiseki ui` does; --no-ui skips that, Ctrl-C stops it)."""
     import os
 
     if kiseki_dir is not None:
@@ -103,9 +127,23 @@ def demo(epochs: int, steps_per_epoch: int, kiseki_dir: Path | None) -> None:
             f"  {spec.model:<9} {spec.optimizer:<6} lr={spec.lr:<7g} batch={spec.batch_size:<4} "
             f"{outcome}"
         )
+    if not no_ui:
+        _serve(ctx, port, kiseki_dir)
+        return
     click.echo(
         "\nDone. Look at them with:\n"
         f"  kiseki runs ls {DEMO_PROJECT}\n"
         "  python -c \"import kiseki; r = kiseki.Api().runs('kiseki-demo', "
         "order='-summary_metrics.best_val_acc')[0]; print(r.name, r.config, r.summary)\""
     )
+
+
+def _serve(ctx: click.Context, port: int, kiseki_dir: Path | None) -> None:
+    """Serve the web app on the demo runs, printing the demo project's workspace URL."""
+    from kiseki.settings import resolve_settings
+
+    settings = resolve_settings({"kiseki_dir": kiseki_dir})
+    entity = settings.entity or settings.user
+    workspace = f"http://127.0.0.1:{port}/projects/{quote(entity, safe='')}/{DEMO_PROJECT}"
+    click.echo(f"\nDone. Open the demo project in your browser:\n  {workspace}\n")
+    ctx.invoke(ui, host="127.0.0.1", port=port, kiseki_dir=kiseki_dir)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import click
 
 from kiseki import __version__
+from kiseki.cli.artifacts import artifact
 from kiseki.cli.demo import demo
 from kiseki.cli.gc import gc
 from kiseki.cli.login import login
 from kiseki.cli.runs import runs
 from kiseki.cli.server import server
+from kiseki.cli.sweeps import agent, sweep
 from kiseki.cli.sync import sync
 from kiseki.cli.ui import ui
 from kiseki.cli.users import team, user
@@ -25,11 +27,14 @@ def cli() -> None:
     """
 
 
+cli.add_command(agent)
+cli.add_command(artifact)
 cli.add_command(demo)
 cli.add_command(gc)
 cli.add_command(login)
 cli.add_command(runs)
 cli.add_command(server)
+cli.add_command(sweep)
 cli.add_command(sync)
 cli.add_command(team)
 cli.add_command(ui)

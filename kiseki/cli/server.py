@@ -59,6 +59,19 @@ def shown(target: str) -> str:
     help="Seconds without a heartbeat before a running run is marked crashed "
     "(default: KISEKI_HEARTBEAT_TIMEOUT or 60).",
 )
+@click.option(
+    "--blob-store",
+    default="",
+    metavar="DIR|s3://BUCKET/PREFIX",
+    help="Where artifact, file and media bytes go: a directory (default: 'blobs' next to a "
+    "SQLite store) or S3-compatible storage (credentials from the usual AWS variables).",
+)
+@click.option(
+    "--s3-endpoint-url",
+    default="",
+    metavar="URL",
+    help="Endpoint of a self-hosted S3-compatible store (MinIO, Ceph) for --blob-store s3://.",
+)
 @dir_option
 @friendly_errors
 def server(
@@ -67,6 +80,8 @@ def server(
     db: str | None,
     workers: int,
     heartbeat_timeout: float | None,
+    blob_store: str,
+    s3_endpoint_url: str,
     kiseki_dir: Path | None,
 ) -> None:
     """Serve the tracking API (/api/v1) and the web app on one store.
@@ -85,7 +100,12 @@ def server(
 
     settings = resolve_settings({"kiseki_dir": kiseki_dir, "heartbeat_timeout": heartbeat_timeout})
     target = store_target(db, kiseki_dir)
-    config = ServerConfig(store=target, heartbeat_timeout=settings.heartbeat_timeout)
+    config = ServerConfig(
+        store=target,
+        heartbeat_timeout=settings.heartbeat_timeout,
+        blob_store=blob_store,
+        s3_endpoint_url=s3_endpoint_url,
+    )
     ensure_schema(config.location)
     engine = create_store_engine(config.location)
     try:

@@ -101,9 +101,101 @@ class RunFinished:
     type_code: ClassVar[int] = 8
 
 
+@dataclass(slots=True)
+class ConsoleLines:
+    """Lines the script wrote to stdout or stderr: ``lines`` holds ``[timestamp, stream,
+    text]`` triples (``stream`` is ``"stdout"`` or ``"stderr"``), in the order written."""
+
+    seq: int
+    lines: list[list[Any]]
+    type_code: ClassVar[int] = 9
+
+
+@dataclass(slots=True)
+class FileSaved:
+    """A file of the run was saved (``run.save``): its ``path`` relative to the run's files,
+    the ``digest`` and ``size`` of its bytes (in the blob store already), its ``mtime``, and
+    ``kind`` (``file``, or ``code`` for the main script's code)."""
+
+    seq: int
+    path: str
+    digest: str
+    size: int
+    mtime: float
+    kind: str = "file"
+    type_code: ClassVar[int] = 10
+
+    def blob_digests(self) -> list[str]:
+        """The one blob holding the file's bytes."""
+        return [self.digest]
+
+
+@dataclass(slots=True)
+class ArtifactLogged:
+    """The run logged an artifact: its whole ``manifest`` (entries with ``path``,
+    ``digest``, ``size`` and, for references, ``ref``), its content ``digest`` and the
+    ``aliases`` to point at the version. The bytes are in the blob store already; the store
+    creates the version (or finds the one with the same content) when it applies this."""
+
+    seq: int
+    name: str
+    artifact_type: str
+    digest: str
+    manifest: list[dict[str, Any]]
+    aliases: list[str] = field(default_factory=list)
+    description: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    created_at: float = 0.0
+    type_code: ClassVar[int] = 11
+
+    def blob_digests(self) -> list[str]:
+        """The blobs of the manifest's stored files (references are not copied)."""
+        return [e["digest"] for e in self.manifest if not e.get("ref") and e.get("digest")]
+
+
+@dataclass(slots=True)
+class ArtifactUsed:
+    """The run used the artifact version with content ``digest`` of ``entity/project/name``."""
+
+    seq: int
+    entity: str
+    project: str
+    name: str
+    digest: str
+    type_code: ClassVar[int] = 12
+
+
+@dataclass(slots=True)
+class SystemSampled:
+    """One sample of the system metrics (``values``: ``system/...`` keys to numbers), taken at
+    ``timestamp``, ``runtime`` seconds into the run. Samples have their own numbering in the
+    store: they never advance or touch the run's ``_step``."""
+
+    seq: int
+    timestamp: float
+    runtime: float
+    values: dict[str, Any]
+    type_code: ClassVar[int] = 18
+
+
+@dataclass(slots=True)
+class MediaStored:
+    """Media logged by the run were written to the blob store as ``digests`` (images, large
+    tables); the history row referring to them comes after this record."""
+
+    seq: int
+    digests: list[str]
+    type_code: ClassVar[int] = 14
+
+    def blob_digests(self) -> list[str]:
+        """The media blobs, which a server must hold before the history row arrives."""
+        return list(self.digests)
+
+
 # Type codes of further record types, one range per feature (each registers its applier in
 # kiseki/store/record_handlers.py and adds its class to RECORD_TYPES below):
-#   9-10 console lines and saved files, 11-13 artifacts, 14-15 media, 16-17 sweeps.
+#   9-10 console lines and saved files, 11-13 artifacts, 14-15 media, 16-17 sweeps,
+#   18-19 system metrics.
 
 Record = (
     RunStarted
@@ -114,6 +206,12 @@ Record = (
     | MetricDefined
     | MetadataCaptured
     | RunFinished
+    | ArtifactLogged
+    | ArtifactUsed
+    | ConsoleLines
+    | FileSaved
+    | SystemSampled
+    | MediaStored
 )
 
 RECORD_TYPES: dict[int, type[Any]] = {
@@ -127,5 +225,11 @@ RECORD_TYPES: dict[int, type[Any]] = {
         MetricDefined,
         MetadataCaptured,
         RunFinished,
+        ArtifactLogged,
+        ArtifactUsed,
+        ConsoleLines,
+        FileSaved,
+        SystemSampled,
+        MediaStored,
     )
 }

@@ -144,11 +144,13 @@ class RemoteBackend:
 
     def make_sink(self) -> Any:
         """A new HTTP sink with its own connection."""
+        from kiseki.blobs import local_blob_store
         from kiseki.httpclient import HttpClient
         from kiseki.sinks.http import HttpSink
 
         assert self.settings.base_url is not None
-        return HttpSink(HttpClient(self.settings.base_url, self.settings.api_key, timeout=30.0))
+        client = HttpClient(self.settings.base_url, self.settings.api_key, timeout=30.0)
+        return HttpSink(client, blobs=local_blob_store(self.settings.kiseki_dir))
 
     def where(self, key: RunKey, run_dir: Path) -> str:
         """The run's page on the server."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,7 @@ class Config:
     def __init__(self, on_change: Callable[[dict[str, Any]], None] | None = None) -> None:
         object.__setattr__(self, "_items", {})
         object.__setattr__(self, "_on_change", on_change)
+        object.__setattr__(self, "_locked", {})
 
     # -- mapping protocol ---------------------------------------------------------------
     def __getitem__(self, key: str) -> Any:
@@ -140,7 +142,7 @@ class Config:
         Raises :class:`~kiseki.errors.ConfigError` when a key already holds a different value
         and ``allow_val_change`` is false; nothing of ``data`` is applied in that case.
         """
-        incoming = normalize_tree(as_config_dict(data))
+        incoming = self._without_locked(normalize_tree(as_config_dict(data)))
         if not allow_val_change:
             for key, value in incoming.items():
                 if key in self._items and self._items[key] != value:
@@ -153,6 +155,30 @@ class Config:
         self._items.update(incoming)
         if changed:
             self._changed()
+
+    def lock(self, keys: Any, owner: str) -> None:
+        """Lock ``keys``: later changes to them are ignored with a warning naming the key and
+        ``owner`` (what set them, e.g. a sweep)."""
+        for key in keys:
+            self._locked[key] = owner
+
+    def _without_locked(self, incoming: dict[str, Any]) -> dict[str, Any]:
+        if not self._locked:
+            return incoming
+        kept = {}
+        for key, value in incoming.items():
+            if key in self._locked and self._items.get(key, _MISSING) != value:
+                from kiseki.sdk.run import KisekiWarning
+
+                warnings.warn(
+                    f"config[{key!r}] is set by {self._locked[key]} and locked: the change to "
+                    f"{value!r} is ignored (it stays {self._items.get(key)!r}).",
+                    KisekiWarning,
+                    stacklevel=3,
+                )
+                continue
+            kept[key] = value
+        return kept
 
     def setdefaults(self, data: Any) -> dict[str, Any]:
         """Set keys of ``data`` that the config does not have yet; return the whole config."""

@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from kiseki.errors import UsageError
-from kiseki.runlog.records import ConfigChanged, MetricDefined, RunFinished, RunUpdated
+from kiseki.media.base import is_media
+from kiseki.media.references import row_has_media, store_row_media
+from kiseki.runlog.records import (
+    ConfigChanged,
+    MediaStored,
+    MetricDefined,
+    RunFinished,
+    RunUpdated,
+)
 from kiseki.sdk import console
 from kiseki.sdk.config import Config
 from kiseki.sdk.metrics import MetricDefinition, MetricRegistry, parse_summary
@@ -101,6 +109,10 @@ class Run:
         self._summary_dirty = False
         self._writer: Any = None
         self._submit: Callable[[Any], None] = _discard
+        self._run_data: Any = None  # system metrics, console capture, files (sdk/run_data.py)
+        self._settings: Any = None  # set by kiseki.init (artifacts need KISEKI_DIR, server)
+        self._artifact_source: Any = None
+        self._media_blobs: Any = None  # the local blob store, opened on the first media
         self._known_keys: set[str] = set()  # keys already checked to be valid text
         self.config = Config()
         self.config._items.update(config)
@@ -113,6 +125,9 @@ class Run:
     def _attach_writer(self, writer: Any) -> None:
         self._writer = writer
         self._submit = writer.submit
+
+    def _attach_run_data(self, run_data: Any) -> None:
+        self._run_data = run_data
 
     def _snapshot_summary(self) -> dict[str, Any] | None:
         if not self._summary_dirty:
@@ -270,12 +285,14 @@ class Run:
                 return
             self._check_open()
         row: dict[str, Any] = {}
+        scalars_only = True
         try:
             for key, value in data.items():
                 if type(value) in _SCALARS and type(key) is str:
                     row[key] = value
                 else:
                     row = flatten_row(data)
+                    scalars_only = False
                     break
         except AttributeError:
             row = flatten_row(data)
@@ -283,6 +300,8 @@ class Run:
             flatten_row(data)  # raises the explanatory error
         if not self._known_keys.issuperset(row):
             self._learn_keys(row)
+        if not scalars_only and row_has_media(row):
+            self._store_media(row)
         with self._lock:  # steps stay consecutive when several threads log
             if step is None:
                 if self._pending is not None:
@@ -297,6 +316,29 @@ class Run:
                 self._commit(row)
                 return
             self._log_at_step(row, step, commit)
+
+    def _store_media(self, row: dict[str, Any]) -> None:
+        """Write the row's media to the blob store and replace them by references; the
+        ``MediaStored`` record naming their blobs is queued before the row itself."""
+        settings = self._settings
+        if settings is not None and self._media_blobs is None:
+            from kiseki.blobs import local_blob_store
+
+            self._media_blobs = local_blob_store(settings.kiseki_dir)
+        try:
+            digests = store_row_media(row, self._media_blobs)
+        except OSError as exc:  # a full or read-only disk must not stop the training loop
+            warnings.warn(
+                f"kiseki: could not store the media logged under {sorted(row)}: {exc}. "
+                "They were left out of this row.",
+                KisekiWarning,
+                stacklevel=3,
+            )
+            for key in [k for k, v in row.items() if _holds_media(v)]:
+                del row[key]
+            return
+        if digests:
+            self._submit(MediaStored(0, sorted(set(digests))))
 
     def _learn_keys(self, row: dict[str, Any]) -> None:
         """Refuse keys that are not valid text; remember the good ones (a set lookup later)."""
@@ -387,7 +429,66 @@ class Run:
         self._submit(MetricDefined(0, definition.to_dict()))
         return definition
 
+    def save(
+        self,
+        glob_str: str | os.PathLike[str],
+        base_path: str | os.PathLike[str] | None = None,
+        policy: str = "live",
+    ) -> list[str]:
+        """Save the files matching ``glob_str`` with the run; returns their names in the run.
+
+        ``policy``: ``"live"`` (save now and again whenever they change), ``"now"`` or
+        ``"end"`` (at finish). Names are relative to ``base_path`` (default: the working
+        directory, or the pattern's directory for an absolute pattern). The run page's Files
+        tab lists them; ``kiseki.Api().run(path).files()`` reads them back.
+
+        >>> run.save("checkpoints/*.pt", policy="end")  # doctest: +SKIP
+        """
+        self._check_open("save files to")
+        if self._run_data is None:  # a disabled run: check the call, save nothing
+            from kiseki.sdk.file_saver import POLICIES
+
+            if policy not in POLICIES:
+                raise UsageError(
+                    f"save(policy={policy!r}) is not a policy: use 'live', 'now' or 'end'."
+                )
+            return []
+        return list(self._run_data.files.save(glob_str, base_path, policy))
+
     # -- stopping from the web app ---------------------------------------------------------------
+    # -- artifacts ----------------------------------------------------------------------------
+    def log_artifact(self, artifact: Any, aliases: list[str] | None = None) -> Any:
+        """Log a :class:`kiseki.Artifact` as this run's output: its files go to the blob store
+        and it becomes the next version (``v0``, ``v1``, …) unless its content equals an
+        existing version; ``latest`` and each of ``aliases`` then point at that version.
+
+        >>> run.log_artifact(artifact, aliases=["best"])   # doctest: +SKIP
+        """
+        from kiseki.artifacts.tracking import log_artifact
+
+        self._check_open("log an artifact to")
+        return log_artifact(
+            self._settings, self._submit, self._entity, self._project, artifact, aliases
+        )
+
+    def use_artifact(self, artifact: Any, type: str | None = None) -> Any:
+        """Record this run as a consumer of an artifact version and return it:
+        ``"name:latest"``, ``"name:v3"``, ``"name:best"``, ``"project/name:alias"``,
+        ``"entity/project/name:alias"`` or a stored :class:`kiseki.Artifact`.
+
+        >>> data_dir = run.use_artifact("mnist:latest").download()   # doctest: +SKIP
+        """
+        from kiseki.artifacts.tracking import artifact_source, use_artifact
+
+        self._check_open("use an artifact in")
+        if self._settings is None:
+            raise UsageError("This run has no store to read artifacts from (it is disabled).")
+        if self._artifact_source is None:
+            self._artifact_source = artifact_source(self._settings)
+        return use_artifact(
+            self._artifact_source, self._submit, self._entity, self._project, artifact, type
+        )
+
     def _stop_requested_by_server(self) -> None:
         """Called by the writer thread when the server says someone stopped this run."""
         self._stop_requested = True
@@ -421,6 +522,9 @@ class Run:
         """
         if self._finished or self._pid != os.getpid():
             return
+        if self._run_data is not None:  # their last records go before RunFinished
+            self._run_data.close()
+            self._run_data = None
         with self._lock:
             if self._pending is not None:
                 pending = self._pending
@@ -467,6 +571,13 @@ class Run:
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
         self.finish(exit_code=0 if exc_type is None else 1)
         return False
+
+
+def _holds_media(value: Any) -> bool:
+    """A media object, a media reference (only media make dict values) or a list of them."""
+    if type(value) is list:
+        return any(_holds_media(item) for item in value)
+    return type(value) is dict or is_media(value)
 
 
 def _discard(_item: Any) -> None:

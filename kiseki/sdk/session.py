@@ -17,7 +17,7 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiseki.errors import UsageError
 from kiseki.runlog.records import RunStarted
@@ -29,6 +29,9 @@ from kiseki.sdk.values import check_texts, normalize_tree
 from kiseki.settings import Settings, resolve_settings
 from kiseki.store.applier import RunKey
 from kiseki.store.lookup import StoredRun
+
+if TYPE_CHECKING:
+    from kiseki.sweeps.trial import TrialContext
 
 DEFAULT_PROJECT = "Uncategorized"
 CONFIG_DEFAULTS_FILE = "config-defaults.yaml"
@@ -109,7 +112,12 @@ def init(
         },
         settings,
     )
-    run = _start_run(resolved, config)
+    from kiseki.sweeps.trial import apply_trial, pending_trial
+
+    trial = pending_trial(resolved) if resolved.mode != "disabled" else None
+    if trial is not None:  # a sweep trial: its run id, project and locked parameters
+        resolved = apply_trial(resolved, trial)
+    run = _start_run(resolved, config, trial)
     _active.append(run)
     _install_hooks()
     return run
@@ -136,10 +144,14 @@ def _initial_config(config: Any) -> dict[str, Any]:
     return normalize_tree(merged)
 
 
-def _start_run(settings: Settings, config: Any) -> Run:
+def _start_run(settings: Settings, config: Any, trial: TrialContext | None = None) -> Run:
     texts = ("project", "entity", "name", "notes", "tags", "group", "job_type")
     check_texts({f: getattr(settings, f) for f in texts}, "kiseki.init()")  # storable text
     initial_config = _initial_config(config)
+    if trial is not None:
+        from kiseki.sweeps.trial import merge_params
+
+        initial_config = merge_params(initial_config, trial)
     project = settings.project or DEFAULT_PROJECT
     entity = settings.default_entity
     if settings.mode == "disabled":
@@ -214,6 +226,8 @@ def _start_run(settings: Settings, config: Any) -> Run:
         on_finish=lambda r: _on_run_finished(r, resume_file),
         stop_raises=settings.stop_raises,
     )
+    if trial is not None:
+        run.config.lock(trial.params, f"sweep {trial.sweep_id}")
     writer = _make_writer(settings, backend, run, stored if resumed else None, run_dir)
     writer.submit(
         RunStarted(
@@ -234,7 +248,12 @@ def _start_run(settings: Settings, config: Any) -> Run:
         )
     )
     run._attach_writer(writer)
+    run._settings = settings
     writer.start()
+    from kiseki.sdk.run_data import start_run_data
+
+    epoch = run.start_time - (stored.runtime if resumed and stored else 0.0)
+    run._attach_run_data(start_run_data(settings, writer.submit, epoch, sys.argv[0]))
     _write_resume_file(resume_file, entity, project, run_id)
     if not settings.silent:
         console.print_start(name, run_id, project, backend.where(key, run_dir), resumed)
@@ -367,6 +386,15 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
     run = current_run()
     if run is not None:
         run.finish(exit_code=exit_code, quiet=quiet)
+
+
+def save(
+    glob_str: str | os.PathLike[str],
+    base_path: str | os.PathLike[str] | None = None,
+    policy: str = "live",
+) -> list[str]:
+    """Save files with the active run (see :meth:`kiseki.Run.save`)."""
+    return _require_run("save").save(glob_str, base_path, policy)
 
 
 def define_metric(

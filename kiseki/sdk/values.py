@@ -23,7 +23,8 @@ FAST_SCALAR_TYPES = frozenset({int, float, bool, type(None)})
 """Value types ``log()`` records without any further check (strings are checked for text)."""
 RESERVED_KEYS = frozenset({"_step", "_runtime", "_timestamp"})
 MAX_ARRAY_ELEMENTS = 32
-"""NumPy/PyTorch/JAX arrays up to this many elements are logged as lists."""
+"""NumPy/PyTorch/JAX arrays up to this many elements are logged as lists; larger numeric
+ones become a :class:`kiseki.Histogram`."""
 MAX_NESTING = 32
 """How deep dicts (and, separately, lists) may nest in a logged value."""
 MAX_STEP = 2**63 - 1
@@ -193,6 +194,14 @@ def normalize_value(key: str, value: Any, what: str = "log", depth: int = 0) -> 
         return value.isoformat()
     if isinstance(value, PurePath):
         return str(value)
+    if getattr(kind, "_kiseki_media", False) is True:
+        if what == "log":
+            return value  # Run.log stores it (kiseki.media.references)
+        raise ValueTypeError(
+            f"Cannot store {key!r}: a {kind.__name__} can only be logged with log() (the "
+            "summary then keeps the last one logged under its key), not put in the config "
+            "or the summary directly."
+        )
     raise ValueTypeError(
         f"Cannot log {key!r}: values of type {kind.__name__} are not supported. Log numbers, "
         "strings, booleans, None, lists of those, nested dicts, or NumPy/PyTorch/JAX scalars "
@@ -219,10 +228,17 @@ def _from_array_like(key: str, value: Any, what: str, size: int) -> Any:
     if getattr(value, "ndim", 1) == 0 or not hasattr(value, "tolist"):
         return _scalar(key, value.item() if hasattr(value, "item") else value, what)
     if size > MAX_ARRAY_ELEMENTS:
+        kind = getattr(getattr(value, "dtype", None), "kind", "")
+        if what == "log" and kind and kind in "biuf":  # numeric: a histogram, as wandb does
+            from kiseki.media.histogram import Histogram
+
+            return Histogram(value)
+        numeric = "" if what == "log" else "numeric arrays become histograms only in log(); "
         raise ValueTypeError(
-            f"Cannot log {key!r}: an array of {size} elements is too large to log as a value "
-            f"(at most {MAX_ARRAY_ELEMENTS}). Log a statistic of it (mean, min, max) or "
-            "log a list explicitly if you need every element at every step."
+            f"Cannot {'log' if what == 'log' else 'store'} {key!r}: an array of {size} "
+            f"{'non-numeric ' if what == 'log' else ''}elements is too large to record as a "
+            f"value (at most {MAX_ARRAY_ELEMENTS}); {numeric}record a statistic of it (mean, "
+            "min, max) or a list explicitly if you need every element."
         )
     return normalize_value(key, value.tolist(), what)
 

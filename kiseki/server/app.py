@@ -25,9 +25,18 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kiseki import __version__
-from kiseki.blobs import LocalBlobStore
+from kiseki.blobs.s3 import open_blob_store
 from kiseki.errors import KisekiError
-from kiseki.server import api_accounts, api_ingest, api_runs, login
+from kiseki.server import (
+    api_accounts,
+    api_artifacts,
+    api_blobs,
+    api_ingest,
+    api_run_data,
+    api_runs,
+    api_sweeps,
+    login,
+)
 from kiseki.server.auth import Authenticator, CsrfCookieMiddleware, EntityDirectory
 from kiseki.server.config import ServerConfig
 from kiseki.server.encoding import KisekiJSONResponse
@@ -38,6 +47,7 @@ from kiseki.server.watchdog import Watchdog
 from kiseki.store.accounts import AccountStore
 from kiseki.store.database import create_store_engine, ensure_schema
 from kiseki.store.queries import StoreQueries
+from kiseki.wandb_compat import routes as wandb_routes
 
 CONFIG_ENV = "KISEKI_SERVER_CONFIG"
 """Environment variable through which ``kiseki server --workers N`` hands its config to the
@@ -84,9 +94,12 @@ def create_app(config: ServerConfig) -> FastAPI:
     state.service = TrackerService(queries)
     state.ingest = IngestService(engine, gate)
     state.watchdog = watchdog
-    state.blobs = LocalBlobStore(config.blob_root)
-    for module in (api_accounts, api_ingest, api_runs, login):
+    state.blobs = open_blob_store(config.blob_store, config.s3_endpoint_url, config.blob_root)
+    for module in (api_accounts, api_ingest, api_runs, api_blobs, api_artifacts, login):
         app.include_router(module.router)
+    app.include_router(api_run_data.router)
+    app.include_router(api_sweeps.router)
+    app.include_router(wandb_routes.router)  # the official wandb client (issue 7)
     _include_web_app(app)
     _install_error_handlers(app)
     app.add_middleware(CsrfCookieMiddleware)
@@ -103,7 +116,10 @@ class BodyLimitMiddleware:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """ASGI entry point."""
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (
+            scope["method"] == "PUT" and scope["path"].startswith("/api/v1/blobs/")
+        ):
+            # blob uploads stream to disk under their own limit (Limits.max_blob_bytes)
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or ()).get(b"content-length", b"")

@@ -27,6 +27,8 @@ class Limits:
     """Characters in a history key (the store's column width)."""
     max_string_bytes: int = 1 * MiB
     """Characters in one string value (and encoded size of one list or dict value)."""
+    max_blob_bytes: int = 64 * 1024 * MiB
+    """One uploaded blob (an artifact file, a saved file, a media file)."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,9 @@ class ServerConfig:
     limits: Limits = field(default_factory=Limits)
     blob_store: str = ""
     """Where artifact, file and media bytes go: a directory (default: ``blobs`` next to a
-    SQLite store, ``~/.kiseki/server-blobs`` for PostgreSQL)."""
+    SQLite store, ``~/.kiseki/server-blobs`` for PostgreSQL), or ``s3://bucket/prefix``."""
+    s3_endpoint_url: str = ""
+    """The endpoint of a self-hosted S3-compatible store (MinIO, ...); empty for AWS."""
 
     @property
     def blob_root(self) -> Path:

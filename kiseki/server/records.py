@@ -24,8 +24,11 @@ import orjson
 from kiseki import jsoncodec
 from kiseki.errors import UsageError
 from kiseki.runlog.records import RECORD_TYPES, HistoryRow, RunStarted
+from kiseki.server.artifact_records import ARTIFACT_RECORD_CHECKS
 from kiseki.server.config import Limits
 from kiseki.server.errors import PayloadTooLargeError
+from kiseki.server.media_records import MEDIA_RECORD_CHECKS
+from kiseki.server.run_data_records import RUN_DATA_RECORD_CHECKS
 from kiseki.store.schema import PRIVACIES
 
 INT64_MAX = 2**63 - 1
@@ -390,6 +393,9 @@ _CHECKS: dict[str, dict[str, Check]] = {
         "finished_at": _time,
         "runtime": _time,
     },
+    **ARTIFACT_RECORD_CHECKS,
+    **RUN_DATA_RECORD_CHECKS,
+    **MEDIA_RECORD_CHECKS,
 }
 
 

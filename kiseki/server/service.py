@@ -222,6 +222,42 @@ class TrackerService:
             raise NotFoundError(f"Run {run.entity}/{run.project}/{run.run_id} was deleted.")
         return updated
 
+    # -- saved workspaces (the web app) -----------------------------------------------------
+    def workspace_state(
+        self, viewer: Viewer, entity: str, project: str
+    ) -> tuple[dict[str, Any] | None, float | None]:
+        """``viewer``'s own saved workspace of a project they may see, and when it was saved
+        (``None, None`` when none); each user reads only their own. Anonymous viewers have
+        none to read (:class:`AuthError`)."""
+        from kiseki.store.workspace_states import load_state
+
+        self.project(viewer, entity, project)
+        return load_state(self.queries, self._workspace_owner(viewer), entity, project)
+
+    def save_workspace_state(
+        self, viewer: Viewer, entity: str, project: str, state: Mapping[str, Any]
+    ) -> float:
+        """Save ``viewer``'s own workspace of a project they may see; returns when."""
+        from kiseki.store.workspace_states import save_state
+
+        self.project(viewer, entity, project)
+        return save_state(self.queries, self._workspace_owner(viewer), entity, project, state)
+
+    def reset_workspace_state(self, viewer: Viewer, entity: str, project: str) -> bool:
+        """Forget ``viewer``'s own saved workspace of a project; whether there was one."""
+        from kiseki.store.workspace_states import delete_state
+
+        self.project(viewer, entity, project)
+        return delete_state(self.queries, self._workspace_owner(viewer), entity, project)
+
+    def _workspace_owner(self, viewer: Viewer) -> str:
+        if viewer.username is None:
+            raise AuthError(
+                "Sign in to save your workspace on the server (anonymous views are kept in "
+                "this browser only)."
+            )
+        return viewer.username
+
     def _require_write(self, viewer: Viewer, run: RunRecord) -> None:
         if not self.can_write(viewer, run):
             raise AuthError(

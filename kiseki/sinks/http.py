@@ -10,15 +10,23 @@ from __future__ import annotations
 import random
 import time
 import urllib.parse
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
+from kiseki.blobs.local import LocalBlobStore, blob_digests_of
+from kiseki.blobs.remote import RemoteBlobClient
+from kiseki.errors import KisekiError, UsageError
 from kiseki.httpclient import HttpClient, ServerUnavailableError
 from kiseki.store.applier import RunKey
 
 MAX_RECORDS_PER_REQUEST = 2000
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 30.0
+
+
+class BlobUploadWarning(UserWarning):
+    """Blobs a record refers to could not be uploaded because no copy of them is left."""
 
 
 class RetryLaterError(ServerUnavailableError):
@@ -45,8 +53,11 @@ class HttpSink:
     ``stop_requested`` turns true when someone stopped the run from the web app or the API.
     """
 
-    def __init__(self, client: HttpClient) -> None:
+    def __init__(self, client: HttpClient, blobs: LocalBlobStore | None = None) -> None:
         self.client = client
+        self.blobs = blobs
+        """The local blob store whose blobs records refer to (uploaded before the record)."""
+        self._blob_client: RemoteBlobClient | None = None
         self.acknowledged_seq = 0
         self.stop_requested = False
         self._failures = 0
@@ -85,6 +96,7 @@ class HttpSink:
             if batch[-1].seq <= self.acknowledged_seq:
                 continue
             try:
+                self._upload_blobs(key, batch)
                 response = self.client.request(
                     "POST",
                     path,
@@ -96,6 +108,44 @@ class HttpSink:
                 raise
             self._answered(response.data)
         return self.acknowledged_seq
+
+    def _upload_blobs(self, key: RunKey, batch: Sequence[Any]) -> None:
+        """Upload the blobs the batch's records refer to and the server lacks (resumable:
+        blobs already there are skipped; the server verifies each against its digest)."""
+        digests = [
+            digest
+            for record in batch
+            if record.seq > self.acknowledged_seq
+            for digest in blob_digests_of(record)
+        ]
+        if not digests:
+            return
+        if self._blob_client is None:
+            self._blob_client = RemoteBlobClient(self.client.base_url, self.client.api_key)
+        if self.blobs is None:
+            raise UsageError(
+                "Records refer to blobs, but this HttpSink was made without the local blob "
+                "store that holds them: pass blobs=local_blob_store(KISEKI_DIR)."
+            )
+        local = self.blobs
+        report = self._blob_client.upload_missing(digests, local, lambda: self._keep_alive(key))
+        if report.unavailable:
+            warnings.warn(
+                f"kiseki: {len(report.unavailable)} blob(s) the run refers to (e.g. "
+                f"{report.unavailable[0]}) are neither on {self.client.base_url} nor in "
+                f"{local.root}; their records are sent without them, and downloading them "
+                "will fail. Keep the local blob store until a run is uploaded.",
+                BlobUploadWarning,
+                stacklevel=2,
+            )
+
+    def _keep_alive(self, key: RunKey) -> None:
+        """A heartbeat during a long upload (the writer thread is busy uploading, so its own
+        heartbeats wait); a failure here is left to the upload itself to notice."""
+        try:
+            self.heartbeat(key)
+        except KisekiError:
+            pass
 
     def heartbeat(self, key: RunKey) -> None:
         """Tell the server the run is alive; learn whether it was asked to stop."""
@@ -124,3 +174,5 @@ class HttpSink:
     def close(self) -> None:
         """Close the connection."""
         self.client.close()
+        if self._blob_client is not None:
+            self._blob_client.close()

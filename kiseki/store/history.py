@@ -196,6 +196,13 @@ class HistoryReader:
             raise UsageError(f"samples must be a positive integer, not {samples!r}.")
         if stream not in STREAMS:
             raise UsageError(f"Unknown history stream {stream!r}: use one of {', '.join(STREAMS)}.")
+        if stream == "system":  # the sampler's own table; else system keys logged to history
+            from kiseki.store.run_data_queries import system_sample
+
+            with self._connect() as conn:
+                found = system_sample(conn, self.run_pk, samples, keys, x_axis)
+            if found is not None:
+                return found
         with self._connect() as conn:
             series, value_keys = self._layout(conn)
             present = set(series) | value_keys

@@ -55,3 +55,6 @@ def _load_builtin_handlers() -> None:
     _loaded = True
     # Feature modules add one import line here, e.g.
     # import kiseki.store.run_files
+    import kiseki.store.artifacts
+    import kiseki.store.media
+    import kiseki.store.run_data  # noqa: F401

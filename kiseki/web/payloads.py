@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from kiseki.media.references import described_media
 from kiseki.server.service import Viewer
 from kiseki.store.queries import ProjectRecord, RunRecord
 
@@ -60,12 +61,19 @@ def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """
     flat: dict[str, Any] = {}
     for key, value in values.items():
-        path = prefix + field_part(str(key))
-        if isinstance(value, Mapping) and value:
+        text = key if type(key) is str else str(key)
+        path = prefix + (field_part(text) if "." in text else text)
+        kind = type(value)
+        if kind in _LEAF_TYPES:  # the common case, without the slower Mapping check
+            flat[path] = plain(value)
+        elif (kind is dict or isinstance(value, Mapping)) and value:
             flat.update(flatten(value, path + "."))
         else:
             flat[path] = plain(value)
     return flat
+
+
+_LEAF_TYPES = frozenset({float, int, str, bool, type(None), list})
 
 
 def run_row(run: RunRecord) -> dict[str, Any]:
@@ -85,7 +93,36 @@ def run_row(run: RunRecord) -> dict[str, Any]:
         "stop_requested": bool(getattr(run, "stop_requested", False)),
         "config": flatten(_visible_config(run.config)),
         "summary": flatten({k: v for k, v in run.summary.items() if not k.startswith("_")}),
+        "meta": table_metadata(run.metadata),
     }
+
+
+METADATA_COLUMNS = (
+    ("host", ("host",)),
+    ("os", ("os",)),
+    ("python", ("python",)),
+    ("program", ("program",)),
+    ("git.commit", ("git", "commit")),
+    ("git.branch", ("git", "branch")),
+    ("kiseki_version", ("kiseki_version",)),
+)
+"""The run metadata the runs table can show: column name and where it is in the metadata."""
+
+
+def table_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The :data:`METADATA_COLUMNS` a run's metadata has, as plain values.
+
+    >>> table_metadata({"host": "box", "git": {"commit": "abc"}, "cpu": {"count": 8}})
+    {'host': 'box', 'git.commit': 'abc'}
+    """
+    found: dict[str, Any] = {}
+    for column, path in METADATA_COLUMNS:
+        value: Any = metadata
+        for part in path:
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if value is not None and not isinstance(value, (Mapping, list)):
+            found[column] = plain(value)
+    return found
 
 
 def run_detail(run: RunRecord, can_write: bool, now: float | None = None) -> dict[str, Any]:
@@ -105,7 +142,9 @@ def run_detail(run: RunRecord, can_write: bool, now: float | None = None) -> dic
             "duration": duration(run, now),
             "metadata": plain(run.metadata),
             "config_tree": plain(_visible_config(run.config)),
-            "summary_tree": plain({k: v for k, v in run.summary.items() if not k.startswith("_")}),
+            "summary_tree": plain(
+                described_media({k: v for k, v in run.summary.items() if not k.startswith("_")})
+            ),
             "can_write": can_write,
         }
     )
@@ -139,13 +178,48 @@ def viewer_info(viewer: Viewer) -> dict[str, Any]:
 
 
 def columns(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
-    """The config and summary field paths present in ``rows`` (sorted; for pickers)."""
+    """The config and summary field paths and the metadata columns present in ``rows``
+    (config and summary sorted, metadata in :data:`METADATA_COLUMNS` order; for pickers)."""
     config: set[str] = set()
     summary: set[str] = set()
+    meta: set[str] = set()
     for row in rows:
         config.update(row["config"])
         summary.update(row["summary"])
-    return {"config": sorted(config, key=str.lower), "summary": sorted(summary, key=str.lower)}
+        meta.update(row.get("meta", ()))
+    return {
+        "config": sorted(config, key=str.lower),
+        "summary": sorted(summary, key=str.lower),
+        "meta": [name for name, _ in METADATA_COLUMNS if name in meta],
+    }
+
+
+def comparison(found: Iterable[RunRecord]) -> dict[str, Any]:
+    """Runs side by side: each config and summary field with every run's value and whether
+    they differ (a field some runs lack differs)."""
+    rows = [run_row(r) for r in found]
+    out: dict[str, Any] = {
+        "runs": [{"id": r["id"], "name": r["name"], "state": r["state"]} for r in rows]
+    }
+    for part in ("config", "summary"):
+        fields = sorted({f for r in rows for f in r[part]}, key=str.lower)
+        out[part] = [
+            _compared(field, [r[part].get(field, _MISSING) for r in rows]) for field in fields
+        ]
+    return out
+
+
+_MISSING = object()
+
+
+def _compared(field: str, values: list[Any]) -> dict[str, Any]:
+    keys = {orjson.dumps(v) if v is not _MISSING else b"" for v in values}
+    return {
+        "field": field,
+        "values": [None if v is _MISSING else v for v in values],
+        "present": [v is not _MISSING for v in values],
+        "differs": len(keys) > 1,
+    }
 
 
 def _visible_config(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,9 @@ Pages:
 * ``GET /``: home, every project with a search box;
 * ``GET /projects/{entity}/{project}``: the project workspace (runs sidebar, charts);
 * ``GET /projects/{entity}/{project}/runs/{run_id}``: a run's Overview tab;
-* ``GET /projects/{entity}/{project}/runs/{run_id}/charts``: a run's Charts tab.
+* ``GET /projects/{entity}/{project}/runs/{run_id}/charts``: a run's Charts tab;
+* ``GET /projects/{entity}/{project}/compare?runs=a,b``: 2 to 5 runs side by side, and the
+  parallel coordinates of the workspace's visible runs.
 
 JSON for the pages' scripts (under ``/web-api/``, described in docs/web.md):
 
@@ -15,7 +17,9 @@ JSON for the pages' scripts (under ``/web-api/``, described in docs/web.md):
 * ``POST /web-api/projects/{entity}/{project}/series``: downsampled chart series;
 * ``GET``, ``PATCH``, ``DELETE /web-api/runs/{entity}/{project}/{run_id}``: read, change
   (name, notes, tags, privacy) or delete one run;
-* ``POST /web-api/runs/{entity}/{project}/{run_id}/stop``: stop a running run.
+* ``POST /web-api/runs/{entity}/{project}/{run_id}/stop``: stop a running run;
+* ``GET``, ``PUT``, ``DELETE /web-api/projects/{entity}/{project}/state``: the signed-in
+  viewer's own saved workspace of a project (read, save, reset).
 
 Scripts, styles and Plotly's JS are served under ``/web-static/``. Every handler reads and
 writes through :class:`TrackerService` with the request's viewer. Requests that change
@@ -150,12 +154,22 @@ def _csrf(request: Request) -> str | None:
 
 
 # -- pages ------------------------------------------------------------------------------------
+_CSP_WEBGL = _CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-eval'")
+"""The compare page's policy: Plotly's WebGL charts (parcoords) compile their shader
+drivers with ``new Function``; scripts still come only from this server."""
+
+
 def _page(
-    request: Request, name: str, context: dict[str, Any], viewer: Viewer, status: int = 200
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    viewer: Viewer,
+    status: int = 200,
+    policy: str = _CSP,
 ) -> HTMLResponse:
     context = {**context, "viewer": payloads.viewer_info(viewer), "csrf": _csrf(request)}
     response = render(request, name, context, status=status)
-    response.headers["Content-Security-Policy"] = _CSP
+    response.headers["Content-Security-Policy"] = policy
     return response
 
 
@@ -188,8 +202,51 @@ def workspace_page(
         record = service.project(viewer, entity, project)
     except KisekiError as exc:
         return _error_page(request, viewer, exc)
-    context = {"project": payloads.project_row(record), "page": "workspace"}
+    context = {
+        "project": payloads.project_row(record),
+        "page": "workspace",
+        "save_on_server": not viewer.is_anonymous,
+    }
     return _page(request, "workspace.html", context, viewer)
+
+
+COMPARE_MIN = 2
+COMPARE_MAX = 5
+"""How many runs the compare view puts side by side."""
+
+
+@router.get("/projects/{entity}/{project}/compare", response_class=HTMLResponse)
+def compare_page(
+    request: Request,
+    entity: str,
+    project: str,
+    service: ServiceDep,
+    viewer: ViewerDep,
+    runs: str = "",
+) -> HTMLResponse:
+    """2 to 5 runs' config and summary side by side (differences marked), and the parallel
+    coordinates of the workspace's visible runs."""
+    try:
+        record = service.project(viewer, entity, project)
+        ids = list(dict.fromkeys(r.strip() for r in runs.split(",") if r.strip()))
+        problem = None
+        if not COMPARE_MIN <= len(ids) <= COMPARE_MAX:
+            problem = (
+                f"Pick {COMPARE_MIN} to {COMPARE_MAX} runs to compare ({len(ids)} given): tick "
+                "them in the workspace's runs list or table, then press Compare."
+            )
+            found: list[RunRecord] = []
+        else:
+            found = [service.run(viewer, entity, project, run_id) for run_id in ids]
+    except KisekiError as exc:
+        return _error_page(request, viewer, exc)
+    context = {
+        "project": payloads.project_row(record),
+        "page": "compare",
+        "problem": problem,
+        "compare": payloads.comparison(found),
+    }
+    return _page(request, "compare.html", context, viewer, policy=_CSP_WEBGL)
 
 
 def _run_page(
@@ -296,6 +353,13 @@ class SeriesQuery(BaseModel):
     after: dict[str, dict[str, int]] | None = None
 
 
+class SavedWorkspace(BaseModel):
+    """Body of ``PUT /web-api/projects/{entity}/{project}/state``."""
+
+    model_config = ConfigDict(extra="forbid")
+    state: dict[str, Any]
+
+
 class RunChanges(BaseModel):
     """Body of ``PATCH /web-api/runs/{entity}/{project}/{run_id}`` (fields left out stay)."""
 
@@ -342,6 +406,40 @@ def runs_json(
         "columns": payloads.columns(rows),
         "now": time.time(),
     }
+
+
+@router.get("/web-api/projects/{entity}/{project}/state")
+@_api
+def state_json(entity: str, project: str, service: ServiceDep, viewer: ViewerDep) -> dict[str, Any]:
+    """The viewer's own saved workspace of a project (``state`` is null when none)."""
+    state, saved_at = service.workspace_state(viewer, entity, project)
+    return {"state": state, "saved_at": saved_at}
+
+
+@router.put("/web-api/projects/{entity}/{project}/state")
+@_api
+def save_state_json(
+    request: Request,
+    entity: str,
+    project: str,
+    body: SavedWorkspace,
+    service: ServiceDep,
+    viewer: ViewerDep,
+) -> dict[str, Any]:
+    """Save the viewer's own workspace of a project (replacing what was saved)."""
+    _require_write_header(request)
+    saved_at = service.save_workspace_state(viewer, entity, project, body.state)
+    return {"saved_at": saved_at}
+
+
+@router.delete("/web-api/projects/{entity}/{project}/state")
+@_api
+def reset_state_json(
+    request: Request, entity: str, project: str, service: ServiceDep, viewer: ViewerDep
+) -> dict[str, Any]:
+    """Forget the viewer's saved workspace of a project (back to the defaults)."""
+    _require_write_header(request)
+    return {"reset": service.reset_workspace_state(viewer, entity, project)}
 
 
 def _runs_by_id(
@@ -471,3 +569,21 @@ def stop_run_json(
     run = service.run(viewer, entity, project, run_id)
     updated = service.stop_run(viewer, run)
     return payloads.run_detail(updated, service.can_write(viewer, updated))
+
+
+from kiseki.web.run_data import router as run_data_router  # noqa: E402 (its pages use _run_page)
+
+router.include_router(run_data_router)
+
+
+from kiseki.web.sweeps import router as sweeps_router  # noqa: E402 - it uses the helpers above
+
+router.include_router(sweeps_router)
+
+from kiseki.web.artifacts import router as artifacts_router  # noqa: E402 - it uses _page
+
+router.include_router(artifacts_router)
+
+from kiseki.web.media import router as media_router  # noqa: E402
+
+router.include_router(media_router)

@@ -22,7 +22,7 @@ def test_version() -> None:
 
 
 def test_demo_logs_runs_with_groups_configs_and_a_failure() -> None:
-    result = invoke("demo", "--epochs", "4", "--steps", "10")
+    result = invoke("demo", "--epochs", "4", "--steps", "10", "--no-ui")
     assert result.exit_code == 0, result.output
     runs = list(kiseki.Api().runs("kiseki-demo"))
     assert len(runs) == 6
@@ -32,6 +32,43 @@ def test_demo_logs_runs_with_groups_configs_and_a_failure() -> None:
     assert all(r.history_rows == 40 for r in finished)
     assert all("max" in r.summary["val/acc"] for r in finished)
     assert len({r.config["optimizer"]["lr"] for r in runs}) == 6
+
+
+def test_demo_ends_by_serving_the_web_app_on_its_runs(tmp_path: Path) -> None:
+    import os
+    import re
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-c", "from kiseki.cli.main import main; main()", "demo"]
+    command += ["--epochs", "1", "--steps", "3", "--dir", str(tmp_path), "--port", str(port)]
+    log = tmp_path / "demo.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=os.environ)
+    try:
+        deadline = time.monotonic() + 60
+        page = ""
+        while time.monotonic() < deadline and process.poll() is None:
+            found = re.search(r"(http://127\.0\.0\.1:\d+/projects/\S+)", log.read_text())
+            if found:
+                try:
+                    with urllib.request.urlopen(found.group(1), timeout=2) as answer:
+                        page = answer.read().decode()
+                    break
+                except OSError:
+                    pass
+            time.sleep(0.1)
+        assert "kiseki-demo" in page and 'id="workspace"' in page, log.read_text()
+        assert f":{port}/projects/" in log.read_text()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def test_runs_ls_lists_projects_and_runs() -> None:

@@ -79,6 +79,12 @@ def same_value(got: Any, want: Any) -> bool:
             and len(got) == len(want)
             and all(same_value(g, w) for g, w in zip(got, want, strict=True))
         )
+    if isinstance(want, kiseki.Histogram):
+        return (
+            isinstance(got, kiseki.Histogram)
+            and same_value(got.values, want.values)
+            and same_value(got.bins, want.bins)
+        )
     return type(got) is type(want) and got == want
 
 

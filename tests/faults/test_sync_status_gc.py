@@ -87,7 +87,8 @@ def test_status_lists_unsynced_runs_and_changes_nothing(
     lines = {line.split()[0]: line.split() for line in output.splitlines() if line}
     assert "online01" not in lines  # synced
     assert lines["offline1"][1] == f"{os.environ.get('KISEKI_ENTITY') or active.entity}/gcp"
-    assert lines["offline1"][4:6] == ["14", "14"] and lines["offline1"][6] == "finished"
+    # start, metadata, requirements.txt (a saved file), 10 rows, summary, finish
+    assert lines["offline1"][4:6] == ["15", "15"] and lines["offline1"][6] == "finished"
     assert lines["halfway1"][5] == "12" and lines["halfway1"][6] == "finished"  # rows, summary, end
     assert lines["active01"][6] == "running"
     assert "3 run directories not marked as synced" in output

@@ -81,7 +81,7 @@ numpy_values = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(np.float64),
     st.floats(width=32).map(np.float32),
     st.integers(-(2**31), 2**31 - 1).map(np.int32),
-    st.integers(0, 40).map(np.arange),  # more than 32 elements are refused
+    st.integers(0, 40).map(np.arange),  # more than 32: a histogram in log(), else refused
 )
 unsupported = st.one_of(
     st.binary(max_size=8),
@@ -119,16 +119,21 @@ payloads = st.dictionaries(keys, values, max_size=4)
 
 
 # -- the reference model: what an accepted value reads back as --------------------------------
-def expected_value(value: Any) -> Any:
-    """What the store returns for a value ``log``/``config``/``summary`` accepted."""
+def expected_value(value: Any, logged: bool = False) -> Any:
+    """What the store returns for a value ``log``/``config``/``summary`` accepted.
+
+    In ``log`` (``logged=True``) a numeric array of more than 32 elements becomes a
+    histogram, as in wandb."""
     if isinstance(value, np.ndarray):
-        return [expected_value(v) for v in value.tolist()]
+        if logged and value.size > 32 and value.dtype.kind in "biuf":
+            return kiseki.Histogram(value)
+        return [expected_value(v, logged) for v in value.tolist()]
     if isinstance(value, np.generic):
         return expected_value(value.item())
     if isinstance(value, list | tuple):
-        return [expected_value(v) for v in value]
+        return [expected_value(v, logged) for v in value]
     if isinstance(value, Mapping):
-        return {k: expected_value(v) for k, v in value.items()}
+        return {k: expected_value(v, logged) for k, v in value.items()}
     if isinstance(value, datetime.datetime):
         return value.isoformat()
     return value
@@ -141,7 +146,7 @@ def expected_row(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         if isinstance(value, Mapping):
             row.update(expected_row(value, f"{prefix}{key}/"))
         else:
-            row[prefix + key] = expected_value(value)
+            row[prefix + key] = expected_value(value, logged=True)
     return row
 
 

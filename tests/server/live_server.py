@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from kiseki.httpclient import HttpClient, ServerUnavailableError
@@ -25,9 +26,12 @@ def free_port() -> int:
 class LiveServer:
     """``kiseki server --db <store>`` in a child process; ``stop`` sends SIGTERM."""
 
-    def __init__(self, store: str, log_dir: Path, workers: int = 1) -> None:
+    def __init__(
+        self, store: str, log_dir: Path, workers: int = 1, extra_args: Sequence[str] = ()
+    ) -> None:
         self.store = store
         self.workers = workers
+        self.extra_args = list(extra_args)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"server-{self.port}.log"
@@ -46,6 +50,7 @@ class LiveServer:
             str(self.port),
             "--workers",
             str(self.workers),
+            *self.extra_args,
         ]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(

@@ -111,7 +111,7 @@ def _assert_refused(world: World, response: object, status: int, words: str) -> 
 @pytest.mark.parametrize(
     ("change", "words"),
     [
-        (lambda r: r.append({"type": 9, "seq": 9}), "not a record type"),
+        (lambda r: r.append({"type": 99, "seq": 9}), "not a record type"),
         (lambda r: r[1].update(colour="red"), "unknown field 'colour'"),
         (lambda r: r[1].pop("step"), "needs the field 'step'"),
         (lambda r: r[1].update(step="3"), "records[1].step"),

@@ -56,6 +56,35 @@ def open_workspace(page: Any, server: LiveServer, query: str = "") -> None:
     page.wait_for_selector("[data-key='train/loss'] .plot .main-svg")
 
 
+@pytest.fixture(autouse=True)
+def fresh_workspaces(server: LiveServer) -> None:
+    """Each test starts from the default workspaces: forget what earlier tests saved on the
+    server (a fresh browser context already has empty localStorage)."""
+    import urllib.request
+
+    for project in ("cifar", "long", "my-first-run"):
+        request = urllib.request.Request(
+            f"{server.url}/web-api/projects/alice/{project}/state",
+            method="DELETE",
+            headers={"X-Kiseki-Web": "1"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 200
+
+
+def reset_workspace(page: Any, path: str = WORKSPACE) -> None:
+    """Forget the saved workspace (on the server and in the browser) so later tests start
+    from the defaults."""
+    page.wait_for_function("() => !document.body.dataset.savePending")
+    answer = page.evaluate(
+        "async (path) => (await fetch(`/web-api${path}/state`, {method: 'DELETE',"
+        " headers: {'X-Kiseki-Web': '1'}})).status",
+        path,
+    )
+    assert answer == 200
+    page.evaluate("localStorage.clear()")
+
+
 def test_home_search_finds_a_project_as_you_type(page: Any, server: LiveServer) -> None:
     page.goto(server.url)
     rows = page.locator("#project-list tbody tr")
@@ -167,7 +196,7 @@ def test_hide_colour_and_how_many_runs_persist_and_travel_in_the_url(
         assert row(other, "resnet-adam-2").locator(".eye").get_attribute("aria-pressed") == "false"
     finally:
         shared.close()
-    page.evaluate("localStorage.clear()")
+    reset_workspace(page)
 
 
 def test_group_by_a_config_column_draws_each_group_as_a_mean_with_a_band(
@@ -198,7 +227,7 @@ def test_group_by_a_config_column_draws_each_group_as_a_mean_with_a_band(
     wait_visualized(page, "3 groups")
     page.select_option("#group-field", "")
     wait_rows(page, 9)
-    page.evaluate("localStorage.clear()")
+    reset_workspace(page)
 
 
 def test_running_runs_update_live_fetching_only_new_points(

@@ -64,6 +64,13 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// Whether keys typed now go into a text field (so single-key shortcuts must not fire).
+export function isTyping(element) {
+  if (!element) return false;
+  if (element.isContentEditable || element.tagName === "TEXTAREA" || element.tagName === "SELECT") return true;
+  return element.tagName === "INPUT" && !["checkbox", "radio", "button", "range", "submit"].includes(element.type);
+}
+
 export function formatNumber(value) {
   if (typeof value !== "number") return value === null || value === undefined ? "" : String(value);
   if (Number.isInteger(value)) return String(value);

@@ -1,14 +1,17 @@
 // The project workspace: runs sidebar (search, filters, sort, hide, colour, rename, delete,
 // stop, how many to draw) and the charts of the first N visible runs.
 //
-// Workspace state is kept per project in localStorage and mirrored in the URL's query string,
-// so a view can be shared by its link; a link's state wins over the stored one.
+// Workspace state (wsstate.js) is saved per user and project on the server (in localStorage
+// for anonymous viewers) and mirrored in the URL's query string, so a view can be shared by
+// its link; a link's state wins over the saved one.
 import {
-  api, defaultColor, DISTINCT_COLORS, el, formatAgo, formatDuration, formatValue, PRESET_COLORS,
+  api, defaultColor, DISTINCT_COLORS, el, formatAgo, formatDuration, formatValue, isTyping, PRESET_COLORS, toast,
 } from "./common.js";
 import { ChartBoard } from "./charts.js";
 import { FILTER_FIELDS, filterToMongo, OPERATORS, operatorsFor } from "./filters.js";
 import { openColorPicker, openRunMenu, popupOpen } from "./runactions.js";
+import { RunsTable } from "./runstable.js";
+import { DEFAULTS, WorkspaceStore } from "./wsstate.js";
 
 const root = document.getElementById("workspace");
 const entity = root.dataset.entity;
@@ -16,13 +19,8 @@ const project = root.dataset.project;
 const base = `/web-api/projects/${encodeURIComponent(entity)}/${encodeURIComponent(project)}`;
 const runBase = `/web-api/runs/${encodeURIComponent(entity)}/${encodeURIComponent(project)}`;
 const pageBase = `/projects/${encodeURIComponent(entity)}/${encodeURIComponent(project)}`;
-const STORAGE_KEY = `kiseki:workspace:${entity}/${project}`;
 const LIVE_MS = 3000;
 
-const DEFAULTS = {
-  q: "", filters: [], order: "-created_at", n: 10, hidden: [], colors: {},
-  x: "_step", log: false, smooth: 0, collapsed: ["system"], group: "", band: "minmax", expanded: [],
-};
 const MAX_RUNS_PER_GROUP = 100;
 const SORT_BASICS = [
   ["created_at", "Created"], ["display_name", "Name"], ["runtime", "Runtime"],
@@ -30,11 +28,17 @@ const SORT_BASICS = [
 ];
 
 const $ = (id) => document.getElementById(id);
-let state = loadState();
+const stateStore = new WorkspaceStore(entity, project, root.dataset.save === "server");
+const loaded = await stateStore.load();
+let state = loaded.state;
+root.dataset.stateSource = loaded.source;
 let runs = [];
 let columns = { config: [], summary: [] };
 let knownColumns = { config: new Set(), summary: new Set() };
 let requestSeq = 0;
+const selected = new Set();
+let runsLoaded = false;
+const COMPARE_MAX = 5;
 let searchTimer = null;
 
 const board = new ChartBoard($("charts"), { keys: `${base}/keys`, series: `${base}/series` }, {
@@ -44,62 +48,9 @@ const board = new ChartBoard($("charts"), { keys: `${base}/keys`, series: `${bas
   onStatus: (text) => { $("chart-status").textContent = text; },
 });
 
-// -- state: localStorage + URL ---------------------------------------------------------------
-function loadState() {
-  const params = new URL(location.href).searchParams;
-  const fromUrl = ["q", "f", "sort", "n", "hide", "color", "x", "log", "smooth", "collapsed", "group", "band"].some((k) => params.has(k));
-  if (!fromUrl) {
-    try {
-      const stored = JSON.parse(localStorage.getItem(STORAGE_KEY) || "null");
-      if (stored && typeof stored === "object") return { ...DEFAULTS, ...stored };
-    } catch { /* a damaged entry: start fresh */ }
-    return { ...DEFAULTS };
-  }
-  const s = { ...DEFAULTS };
-  s.q = params.get("q") || "";
-  try { s.filters = JSON.parse(params.get("f") || "[]"); } catch { s.filters = []; }
-  if (!Array.isArray(s.filters)) s.filters = [];
-  s.order = params.get("sort") || DEFAULTS.order;
-  s.n = Math.max(1, parseInt(params.get("n") || DEFAULTS.n, 10) || DEFAULTS.n);
-  s.hidden = (params.get("hide") || "").split(",").filter(Boolean);
-  s.colors = {};
-  for (const pair of (params.get("color") || "").split(",").filter(Boolean)) {
-    const cut = pair.lastIndexOf(":");
-    const id = decodeURIComponent(pair.slice(0, cut));
-    const hex = pair.slice(cut + 1);
-    if (cut > 0 && /^[0-9a-fA-F]{6}$/.test(hex)) s.colors[id] = `#${hex}`;
-  }
-  s.x = params.get("x") || "_step";
-  s.log = params.get("log") === "1";
-  s.smooth = Math.min(0.99, Math.max(0, Number(params.get("smooth") || 0) || 0));
-  s.collapsed = params.has("collapsed") ? params.get("collapsed").split(",").filter(Boolean) : DEFAULTS.collapsed;
-  s.group = params.get("group") || "";
-  s.band = ["minmax", "std", "stderr"].includes(params.get("band")) ? params.get("band") : "minmax";
-  s.expanded = params.getAll("open");
-  return s;
-}
-
-function saveState() {
-  try { localStorage.setItem(STORAGE_KEY, JSON.stringify(state)); } catch { /* private mode */ }
-  const params = new URLSearchParams();
-  if (state.q) params.set("q", state.q);
-  if (state.filters.length) params.set("f", JSON.stringify(state.filters));
-  if (state.order !== DEFAULTS.order) params.set("sort", state.order);
-  if (state.n !== DEFAULTS.n) params.set("n", String(state.n));
-  if (state.hidden.length) params.set("hide", state.hidden.join(","));
-  const colors = Object.entries(state.colors).map(([id, c]) => `${encodeURIComponent(id)}:${c.slice(1)}`);
-  if (colors.length) params.set("color", colors.join(","));
-  if (state.x !== "_step") params.set("x", state.x);
-  if (state.log) params.set("log", "1");
-  if (state.smooth) params.set("smooth", String(state.smooth));
-  if (state.collapsed.join(",") !== DEFAULTS.collapsed.join(",")) params.set("collapsed", state.collapsed.join(","));
-  if (state.group) {
-    params.set("group", state.group);
-    if (state.band !== DEFAULTS.band) params.set("band", state.band);
-    for (const name of state.expanded) params.append("open", name);
-  }
-  const query = params.toString();
-  history.replaceState(null, "", query ? `${location.pathname}?${query}` : location.pathname);
+// -- state: saved per user on the server (or in this browser) and mirrored in the URL ----------
+function saveState({ persist = true } = {}) {
+  stateStore.save(state, { persist });
 }
 
 let assignedColors = new Map();
@@ -140,8 +91,14 @@ async function loadRuns({ quiet = false } = {}) {
     for (const c of columns.summary) knownColumns.summary.add(c);
     $("run-count").textContent = `(${data.total})`;
     root.dataset.runCount = data.total;
-    if (data.total === 0) showEmptyProject();
+    runsLoaded = true;
+    if (data.total === 0) {
+      if (state.table) setTableMode(false);  // the empty project's first-run lines live there
+      showEmptyProject();
+    }
     renderRuns(data);
+    table.setAvailable(columns);
+    if (state.table) table.render();
     fillSortFields();
     fillGroupFields();
     renderFilters(false);
@@ -251,8 +208,10 @@ function renderRuns(data) {
   assignColors(visualized());
   const drawn = new Set(visualized().map((r) => r.id));
   const focusKey = rememberFocus();
-  list.replaceChildren(...runs.map((run) => runRow(run, drawn.has(run.id))));
-  if (!runs.length) {
+  // In the runs table the sidebar list and the charts are out of sight: build neither (the
+  // table builds only the rows in view); leaving the table renders them again.
+  if (!state.table) list.replaceChildren(...runs.map((run) => runRow(run, drawn.has(run.id))));
+  if (!runs.length && !state.table) {
     const filtered = state.q || state.filters.length;
     list.append(el("li", { class: "empty-note" }, filtered ? "No run matches the search and filters." : "No runs yet."));
   }
@@ -261,6 +220,10 @@ function renderRuns(data) {
   $("visualized").textContent = `${drawn.size} visualized`;
   $("visualized").title = `${drawn.size} of ${visible} visible runs drawn in the charts (${data ? data.matched : runs.length} listed)`;
   $("toggle-all").textContent = runs.length && runs.every(isHidden) ? "Show all" : "Hide all";
+  if (state.table) {
+    table.renderRows();
+    return;
+  }
   board.setRuns(visualized().map((r) => ({ id: r.id, name: r.name, color: colorOf(r), state: r.state })));
 }
 
@@ -282,12 +245,16 @@ function renderGroups(data) {
       }
     }
   }
-  list.replaceChildren(...rows);
-  if (!runs.length) list.append(el("li", { class: "empty-note" }, "No run matches the search and filters."));
+  if (!state.table) list.replaceChildren(...rows);
+  if (!runs.length && !state.table) list.append(el("li", { class: "empty-note" }, "No run matches the search and filters."));
   restoreFocus(focusKey);
   $("visualized").textContent = `${drawn.length} group${drawn.length === 1 ? "" : "s"} visualized`;
   $("visualized").title = `${drawn.length} of ${groups.length} groups drawn in the charts, each as the mean of its visible runs (${data ? data.matched : runs.length} runs listed)`;
   $("toggle-all").textContent = runs.length && runs.every(isHidden) ? "Show all" : "Hide all";
+  if (state.table) {
+    table.renderRows();
+    return;
+  }
   const members = [];
   const specs = [];
   for (const group of drawn) {
@@ -336,7 +303,13 @@ function runRow(run, drawn) {
     title: "Run actions", "aria-label": `Actions for ${run.name}`,
     onclick: (event) => openMenu(run, event.currentTarget),
   }, "⋮");
-  row.append(swatch, eye, name, meta, dot, kebab);
+  const pick = el("input", {
+    type: "checkbox", class: "run-select", checked: selected.has(run.id),
+    "aria-label": `Select ${run.name} to compare`, title: "Select to compare",
+    onchange: (event) => selectRun(run, event.currentTarget.checked),
+  });
+  row.append(pick, swatch, eye, name, meta, dot, kebab);
+  if (selected.has(run.id)) row.classList.add("is-selected");
   return row;
 }
 
@@ -583,12 +556,99 @@ $("smoothing").addEventListener("input", () => {
 });
 board.setOptions({ x: state.x, log: state.log, smoothing: state.smooth, band: state.band });
 
+// -- runs table and compare ------------------------------------------------------------------------
+function tableItems() {
+  if (!state.group) return runs.map((run) => ({ run }));
+  return groupsOf(runs).flatMap((group) => [{ group }, ...group.runs.map((run) => ({ run }))]);
+}
+
+const table = new RunsTable($("runs-table-host"), {
+  state: () => state,
+  items: tableItems,
+  loaded: () => runsLoaded,
+  colorOf,
+  isHidden,
+  selected,
+  runUrl: (run) => `${pageBase}/runs/${encodeURIComponent(run.id)}`,
+  onSort: (order) => {
+    state.order = order;
+    saveState();
+    fillSortFields();
+    loadRuns();
+  },
+  onColumns: (ids) => {
+    state.columns = ids;
+    saveState();
+    table.render();
+  },
+  onWidths: (widths, done) => {
+    state.widths = widths;
+    if (done) saveState();
+  },
+  onSelect: (run, on) => selectRun(run, on),
+});
+
+function setTableMode(on) {
+  state.table = on;
+  root.classList.toggle("table-mode", on);
+  $("run-list").hidden = on;
+  $("runs-table-host").hidden = !on;
+  $("columns-toggle").hidden = !on;
+  $("table-toggle").setAttribute("aria-pressed", String(on));
+  $("table-toggle").textContent = on ? "⤡ Back to charts" : "⤢ Runs table";
+  $("table-toggle").title = on ? "Collapse the table back into the sidebar (t)" : "Expand the runs list into the full runs table (t)";
+  if (on) table.render();
+  else if (runsLoaded) renderRuns();
+}
+$("table-toggle").addEventListener("click", () => {
+  setTableMode(!state.table);
+  saveState();
+});
+$("columns-toggle").addEventListener("click", () => table.togglePicker($("columns-toggle")));
+
+function selectRun(run, on) {
+  if (on && selected.size >= COMPARE_MAX && !selected.has(run.id)) {
+    toast(`Compare takes at most ${COMPARE_MAX} runs: untick one first.`, "error");
+  } else if (on) selected.add(run.id);
+  else selected.delete(run.id);
+  updateCompare();
+  if (state.table) table.renderRows();
+  for (const box of $("run-list").querySelectorAll(".run-row[data-id] .run-select")) {
+    const id = box.closest(".run-row").dataset.id;
+    box.checked = selected.has(id);
+    box.closest(".run-row").classList.toggle("is-selected", selected.has(id));
+  }
+}
+
+function compareUrl() {
+  const params = new URLSearchParams(location.search);
+  params.set("runs", [...selected].join(","));
+  return `${pageBase}/compare?${params}`;
+}
+
+function updateCompare() {
+  const button = $("compare-btn");
+  const count = selected.size;
+  button.disabled = count < 2;
+  button.textContent = count ? `Compare (${count})` : "Compare";
+  button.title = count < 2 ? "Tick 2 to 5 runs, then compare them (c)" : `Compare the ${count} ticked runs side by side (c)`;
+  root.classList.toggle("has-selection", count > 0);
+}
+$("compare-btn").addEventListener("click", async () => {
+  await stateStore.flush(false);
+  location.href = compareUrl();
+});
+
 // -- keyboard ------------------------------------------------------------------------------------------
 document.addEventListener("keydown", (event) => {
-  const typing = /^(INPUT|SELECT|TEXTAREA)$/.test(document.activeElement.tagName);
+  const typing = isTyping(document.activeElement);
   if (event.key === "/" && !typing) {
     event.preventDefault();
     $("run-search").focus();
+  } else if (event.key === "t" && !typing && !event.ctrlKey && !event.metaKey && !event.altKey && !popupOpen()) {
+    $("table-toggle").click();
+  } else if (event.key === "c" && !typing && !event.ctrlKey && !event.metaKey && !event.altKey && !$("compare-btn").disabled) {
+    $("compare-btn").click();
   } else if (event.key === "Escape" && document.activeElement === $("run-search") && $("run-search").value) {
     $("run-search").value = "";
     $("run-search").dispatchEvent(new Event("input"));
@@ -614,5 +674,7 @@ setInterval(async () => {
   }
 }, LIVE_MS);
 
-saveState();
+saveState({ persist: false });
+setTableMode(state.table);
+updateCompare();
 loadRuns();
