@@ -11,11 +11,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
 from live_server import LiveServer
+from wandb_harness import HEARTBEAT_TIMEOUT_S
 
 from kiseki.store.accounts import AccountStore
 from kiseki.store.database import StoreLocation, create_store_engine, ensure_schema
-
-HEARTBEAT_TIMEOUT_S = 6
 
 
 @pytest.fixture(scope="session")

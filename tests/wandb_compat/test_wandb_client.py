@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import HEARTBEAT_TIMEOUT_S
 from live_server import LiveServer
 from wandb_harness import (
     ARTIFACT_SCRIPT,
     HANG_SCRIPT,
+    HEARTBEAT_TIMEOUT_S,
     LOG_SCRIPT,
     READ_SCRIPT,
     STOPPABLE_SCRIPT,

@@ -16,6 +16,8 @@ REPO = Path(__file__).resolve().parents[2]
 WANDB_VERSIONS = {"0.31": "0.31.0", "0.22": "0.22.3"}
 """The pinned client versions: short name -> exact version (see scripts/test)."""
 CLIENT_TIMEOUT_S = 90
+HEARTBEAT_TIMEOUT_S = 6
+"""The test server's heartbeat timeout: a silent (SIGKILLed) client's run ends crashed."""
 
 
 def wandb_python(short: str) -> Path:

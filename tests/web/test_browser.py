@@ -11,8 +11,8 @@ import re
 from typing import Any
 
 import pytest
-from conftest import LiveServer, shot
 from seed import LONG_SPIKE, LONG_SPIKE_AT, XSS_NAME, LiveRun
+from web_kit import LiveServer, shot
 
 pytestmark = pytest.mark.slow
 WORKSPACE = "/projects/alice/cifar"

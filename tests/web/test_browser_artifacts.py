@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import LiveServer, build_app, shot
+from web_kit import LiveServer, build_app, shot
 
 import kiseki
 

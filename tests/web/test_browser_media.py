@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import LiveServer, build_app, shot
+from web_kit import LiveServer, build_app, shot
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "media"))
 

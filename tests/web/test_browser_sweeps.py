@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import LiveServer, build_app, shot
+from web_kit import LiveServer, build_app, shot
 
 import kiseki
 from kiseki.settings import resolve_settings

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import LiveServer, shot
 from seed import Seeder, training_rows
+from web_kit import LiveServer, shot
 
 pytestmark = pytest.mark.slow
 WORKSPACE = "/projects/alice/cifar"

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import build_app, free_port
 from fastapi.testclient import TestClient
 from seed import XSS_NAME, XSS_NOTES, XSS_TAG, LiveRun, Seeder, seed_workspace
+from web_kit import build_app, free_port
 
 WRITE = {"X-Kiseki-Web": "1"}
 RUNS = "/web-api/projects/alice/cifar/runs"
