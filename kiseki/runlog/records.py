@@ -104,10 +104,13 @@ class RunFinished:
 @dataclass(slots=True)
 class ConsoleLines:
     """Lines the script wrote to stdout or stderr: ``lines`` holds ``[timestamp, stream,
-    text]`` triples (``stream`` is ``"stdout"`` or ``"stderr"``), in the order written."""
+    text]`` triples (``stream`` is ``"stdout"`` or ``"stderr"``), in the order written.
+    ``first_line`` (optional) numbers them from that line on, replacing lines already stored
+    there (a redrawn progress bar); without it they are appended."""
 
     seq: int
     lines: list[list[Any]]
+    first_line: int | None = None
     type_code: ClassVar[int] = 9
 
 

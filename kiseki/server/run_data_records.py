@@ -50,6 +50,12 @@ def _lines(value: Any, where: str, limits: Any) -> list[list[Any]]:
     return value
 
 
+def _first_line(value: Any, where: str, limits: Any) -> int | None:
+    if value is not None and (type(value) is not int or not 0 <= value <= INT64_MAX):
+        raise UsageError(f"{where} must be a line number (a non-negative integer) or null.")
+    return value
+
+
 def _path(value: Any, where: str, limits: Any) -> str:
     parts = value.split("/") if type(value) is str else []
     if not parts or len(value) > 1024 or any(p in ("", ".", "..") for p in parts):
@@ -92,7 +98,7 @@ def _system_values(value: Any, where: str, limits: Any) -> dict[str, Any]:
 
 
 RUN_DATA_RECORD_CHECKS: dict[str, dict[str, Check]] = {
-    "ConsoleLines": {"seq": _seq, "lines": _lines},
+    "ConsoleLines": {"seq": _seq, "lines": _lines, "first_line": _first_line},
     "FileSaved": {
         "seq": _seq,
         "path": _path,

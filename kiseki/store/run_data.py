@@ -25,12 +25,22 @@ def _next_number(db: SqlRunner, table: str, column: str, run_pk: int) -> int:
 
 
 def apply_console_lines(db: SqlRunner, run: RunContext, record: ConsoleLines, now: float) -> None:
-    """Append the record's lines to ``run_console``."""
-    first = _next_number(db, "run_console", "line_no", run.run_pk)
+    """Append the record's lines to ``run_console`` (or, with ``first_line``, write them from
+    that line on, replacing what is stored there)."""
+    replacing = record.first_line is not None
+    if replacing:
+        first = int(record.first_line or 0)
+    else:
+        first = _next_number(db, "run_console", "line_no", run.run_pk)
     db.executemany(
         "INSERT INTO run_console (run_pk, line_no, timestamp, stream, text) "
         "VALUES (:run_pk, :line_no, :timestamp, :stream, :text) "
-        "ON CONFLICT (run_pk, line_no) DO NOTHING",
+        + (
+            "ON CONFLICT (run_pk, line_no) DO UPDATE SET timestamp = excluded.timestamp, "
+            "stream = excluded.stream, text = excluded.text"
+            if replacing
+            else "ON CONFLICT (run_pk, line_no) DO NOTHING"
+        ),
         [
             {
                 "run_pk": run.run_pk,

@@ -27,10 +27,7 @@ Resolver = Callable[[dict[str, Any]], Any]
 
 def pending_artifacts(ctx: WandbContext) -> PendingArtifacts:
     """The app's registry of artifacts being uploaded."""
-    state = ctx.app_state
-    registry: PendingArtifacts | None = getattr(state, "wandb_artifacts", None)
-    if registry is None:
-        registry = state.wandb_artifacts = PendingArtifacts()
+    registry: PendingArtifacts = ctx.app_state.wandb_artifacts
     return registry
 
 
@@ -257,6 +254,7 @@ def commit_artifact(ctx: WandbContext, request: Any) -> Resolver:
                 if v.digest == records[0].digest
             ]
             pending.committed_version = (found[0] if found else version).id
+            pending_artifacts(ctx).set_committed(pending.id, pending.committed_version)
         return {
             "artifact": {
                 "id": version_node_id(pending.committed_version),

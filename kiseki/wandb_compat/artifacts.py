@@ -5,18 +5,20 @@ hands out signed upload URLs for its files, ``createArtifactManifest`` one for t
 manifest, and ``commitArtifact`` turns what arrived into one
 :class:`~kiseki.runlog.records.ArtifactLogged` record (file bytes in the blob store by SHA-256;
 kiseki's store creates the version or finds the one with the same content, and moves the
-aliases). Pending artifacts live in the server process's memory until committed.
+aliases). Pending artifacts are kept in a directory all workers of the server share
+(:mod:`kiseki.wandb_compat.shared_state`) until committed.
 ``useArtifact`` becomes an :class:`~kiseki.runlog.records.ArtifactUsed` record.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kiseki import jsoncodec
@@ -26,6 +28,7 @@ from kiseki.runlog.records import ArtifactLogged, ArtifactUsed
 from kiseki.store.applier import RunKey
 from kiseki.store.artifact_queries import ArtifactVersionRecord
 from kiseki.wandb_compat.read_api import iso_time
+from kiseki.wandb_compat.shared_state import remove_older_than, write_atomically
 
 PENDING_LIFETIME_S = 24 * 3600.0
 """How long an artifact may stay uncommitted before it is forgotten."""
@@ -63,11 +66,15 @@ class PendingArtifact:
 
 
 class PendingArtifacts:
-    """The artifacts being uploaded through this server process."""
+    """The artifacts being uploaded, kept under a directory all server workers share (one
+    sub-directory per artifact: ``artifact.json``, ``manifest.json``, ``committed.json`` and
+    ``files/<n>.json``), so any worker can take any of the client's requests."""
 
-    def __init__(self) -> None:
-        self._pending: dict[str, PendingArtifact] = {}
-        self._lock = threading.Lock()
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _dir(self, artifact_id: str) -> Path:
+        return self.root / hashlib.sha256(artifact_id.encode()).hexdigest()[:40]
 
     def open(self, key: RunKey, data: dict[str, Any]) -> PendingArtifact:
         """Start a pending artifact from ``createArtifact``'s input."""
@@ -93,35 +100,69 @@ class PendingArtifacts:
             metadata=dict(metadata or {}),
             created_at=time.time(),
         )
-        with self._lock:
-            cutoff = time.time() - PENDING_LIFETIME_S
-            for stale in [k for k, v in self._pending.items() if v.created_at < cutoff]:
-                del self._pending[stale]
-            self._pending[pending.id] = pending
+        remove_older_than(self.root, PENDING_LIFETIME_S)
+        head = {
+            "id": pending.id,
+            "key": [key.entity, key.project, key.run_id],
+            "name": pending.name,
+            "type": pending.type,
+            "aliases": pending.aliases,
+            "description": pending.description,
+            "metadata": pending.metadata,
+            "created_at": pending.created_at,
+        }
+        write_atomically(self._dir(pending.id) / "artifact.json", jsoncodec.dumps(head).encode())
         return pending
 
     def get(self, artifact_id: str) -> PendingArtifact:
         """The pending artifact ``artifact_id``; :class:`NotFoundError` when unknown."""
-        with self._lock:
-            found = self._pending.get(artifact_id)
-        if found is None:
+        folder = self._dir(artifact_id)
+        try:
+            head = jsoncodec.loads((folder / "artifact.json").read_bytes())
+        except FileNotFoundError:
             raise NotFoundError(
-                f"No artifact {artifact_id!r} is being uploaded to this server process: "
+                f"No artifact {artifact_id!r} is being uploaded to this server: "
                 "log the artifact again."
-            )
-        return found
+            ) from None
+        pending = PendingArtifact(
+            id=head["id"],
+            key=RunKey(*head["key"]),
+            name=head["name"],
+            type=head["type"],
+            aliases=list(head["aliases"]),
+            description=head["description"],
+            metadata=dict(head["metadata"]),
+            created_at=float(head["created_at"]),
+        )
+        for path in sorted((folder / "files").glob("*.json")):
+            entry = jsoncodec.loads(path.read_bytes())
+            pending.files[entry["name"]] = (entry["digest"], int(entry["size"]))
+        manifest = folder / "manifest.json"
+        if manifest.exists():
+            pending.manifest = jsoncodec.loads(manifest.read_bytes())
+        committed = folder / "committed.json"
+        if committed.exists():
+            pending.committed_version = int(jsoncodec.loads(committed.read_bytes()))
+        return pending
 
     def add_file(self, artifact_id: str, name: str, digest: str, size: int) -> None:
         """Record an uploaded file of a pending artifact."""
-        pending = self.get(artifact_id)
-        with self._lock:
-            pending.files[name] = (digest, size)
+        self.get(artifact_id)
+        entry = {"name": name, "digest": digest, "size": size}
+        file_key = hashlib.sha256(name.encode()).hexdigest()
+        target = self._dir(artifact_id) / "files" / f"{file_key}.json"
+        write_atomically(target, jsoncodec.dumps(entry).encode())
 
     def set_manifest(self, artifact_id: str, manifest: dict[str, Any]) -> None:
         """Record the client's manifest of a pending artifact."""
-        pending = self.get(artifact_id)
-        with self._lock:
-            pending.manifest = manifest
+        self.get(artifact_id)
+        target = self._dir(artifact_id) / "manifest.json"
+        write_atomically(target, jsoncodec.dumps(manifest).encode())
+
+    def set_committed(self, artifact_id: str, version_id: int) -> None:
+        """Record the stored version a pending artifact became (a repeated commit answers it)."""
+        target = self._dir(artifact_id) / "committed.json"
+        write_atomically(target, jsoncodec.dumps(version_id).encode())
 
 
 def logged_record(pending: PendingArtifact, seq: int) -> ArtifactLogged:

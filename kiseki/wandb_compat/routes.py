@@ -26,10 +26,11 @@ from kiseki.server.deps import get_viewer
 from kiseki.server.service import ANONYMOUS, Viewer
 from kiseki.store.applier import RunKey
 from kiseki.wandb_compat.artifact_operations import artifact_queries, pending_artifacts
-from kiseki.wandb_compat.artifacts import client_manifest
+from kiseki.wandb_compat.artifacts import PendingArtifacts, client_manifest
 from kiseki.wandb_compat.context import WandbContext
 from kiseki.wandb_compat.executor import execute
 from kiseki.wandb_compat.operations import roots
+from kiseki.wandb_compat.shared_state import load_or_create_secret, state_dir
 from kiseki.wandb_compat.urls import UrlSigner, file_path
 from kiseki.wandb_compat.writer import WandbRunWriter
 
@@ -46,8 +47,10 @@ def _context(request: Request, viewer: Viewer) -> WandbContext:
     if getattr(state, "wandb_writer", None) is None:
         with _setup_lock:
             if getattr(state, "wandb_writer", None) is None:
-                state.wandb_signer = UrlSigner()
-                state.wandb_writer = WandbRunWriter(state.ingest)
+                shared = state_dir(state.config)
+                state.wandb_signer = UrlSigner(load_or_create_secret(shared))
+                state.wandb_artifacts = PendingArtifacts(shared / "artifacts")
+                state.wandb_writer = WandbRunWriter(state.ingest, shared / "run-locks")
     return WandbContext(state, viewer, str(request.base_url))
 
 

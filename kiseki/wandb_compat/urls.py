@@ -1,7 +1,8 @@
 """Signed, expiring URLs for the client's file uploads and downloads.
 
 The client PUTs and GETs those URLs without its API key, so each URL carries its own proof:
-an HMAC of the method, the path and the expiry time, under a secret of the server process.
+an HMAC of the method, the path and the expiry time, under the server's secret (shared by
+all its workers, see :mod:`kiseki.wandb_compat.shared_state`).
 """
 
 from __future__ import annotations

@@ -3,8 +3,10 @@
 * config: the client sends ``{key: {"value": v, "desc": ...}, "_wandb": {...}}``; kiseki keeps
   ``{key: v}`` (the client's own ``_wandb`` telemetry entry is dropped);
 * history rows and summary: the client's rows carry ``_step _runtime _timestamp`` and, in the
-  summary, ``_wandb``; kiseki keeps the user's keys (nested dicts flattened with ``/`` as
-  kiseki's SDK does) and ``_step _runtime _timestamp`` in their own columns;
+  summary, ``_wandb``; kiseki keeps the user's keys and ``_step _runtime _timestamp`` in their
+  own columns. As W&B's server does, nested dicts of a history row are flattened with ``.``
+  (``{"a": {"b": 1}}`` -> ``a.b``; a key logged as ``a/b`` stays ``a/b``), while the summary
+  keeps the client's nesting (``summary["a"]["b"]``);
 * system metrics: the client's ``system.cpu`` is kiseki's ``system/cpu``.
 """
 
@@ -15,6 +17,8 @@ from typing import Any
 
 ROW_KEYS = frozenset({"_step", "_runtime", "_timestamp", "_wandb"})
 """Keys of a client history row that are not the user's values."""
+HISTORY_KEY_SEPARATOR = "."
+"""What joins the keys of a nested dict in a history key (W&B's server uses ``.``)."""
 
 
 def unwrap_config(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -35,13 +39,14 @@ def wrap_config(config: Mapping[str, Any]) -> dict[str, Any]:
 def _flatten_into(out: dict[str, Any], prefix: str, value: Mapping[str, Any]) -> None:
     for key, inner in value.items():
         if isinstance(inner, Mapping) and "_type" not in inner:
-            _flatten_into(out, f"{prefix}{key}/", inner)
+            _flatten_into(out, f"{prefix}{key}{HISTORY_KEY_SEPARATOR}", inner)
         else:
             out[f"{prefix}{key}"] = inner
 
 
 def flatten(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Nested dicts joined with ``/`` (media dicts, which carry ``_type``, stay whole)."""
+    """Nested dicts joined with ``.`` as W&B's server does (media dicts, which carry
+    ``_type``, stay whole)."""
     out: dict[str, Any] = {}
     _flatten_into(out, "", values)
     return out
@@ -54,7 +59,7 @@ def history_values(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def user_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
     """The user's part of a client summary (without ``_wandb``, ``_step``, ``_runtime``,
-    ``_timestamp``)."""
+    ``_timestamp``), nested as the client sent it (as W&B's server keeps it)."""
     return {k: v for k, v in summary.items() if k not in ROW_KEYS}
 
 

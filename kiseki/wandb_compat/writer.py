@@ -3,18 +3,21 @@
 The client knows nothing of kiseki's sequence numbers: each change it sends becomes records
 numbered after the run's applied cursor, applied through
 :class:`~kiseki.server.ingest.IngestService` (the same path as kiseki's own SDK). A per-run lock
-keeps the numbering of concurrent requests of one run apart. Repeated requests change nothing:
+(shared by the worker processes of a server) keeps the numbering of concurrent requests of one
+run apart. Repeated requests change nothing:
 history lines are appended by line index (a line below the run's stored row count is skipped),
-system samples and console lines likewise by their stored counts.
+system samples likewise by their stored count. Console lines are written at their offset: the
+client re-sends a line at a stored offset to redraw it (a progress bar), which replaces it.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +39,7 @@ from kiseki.runlog.records import (
 from kiseki.sdk.names import generate_run_name
 from kiseki.server.ingest import Ack, IngestService
 from kiseki.store.applier import RunKey
+from kiseki.wandb_compat.shared_state import RunLocks
 from kiseki.wandb_compat.values import (
     history_values,
     system_values,
@@ -49,7 +53,8 @@ OUTPUT_FILE = "output.log"
 
 _RUN_STATE = (
     "SELECT r.pk, r.applied_seq, r.history_rows, r.created_at, r.runtime, r.state, "
-    "(SELECT COUNT(*) FROM run_console c WHERE c.run_pk = r.pk) AS console_lines, "
+    "(SELECT COALESCE(MAX(c.line_no) + 1, 0) FROM run_console c WHERE c.run_pk = r.pk) "
+    "AS console_lines, "
     "(SELECT COUNT(*) FROM run_system_samples s WHERE s.run_pk = r.pk) AS system_samples "
     "FROM runs r JOIN projects p ON p.id = r.project_id "
     "WHERE p.entity = :entity AND p.name = :project AND r.run_id = :run_id"
@@ -85,14 +90,12 @@ class _Stored:
 class WandbRunWriter:
     """Writes the runs of the official client through kiseki's ingest path."""
 
-    def __init__(self, ingest: IngestService) -> None:
+    def __init__(self, ingest: IngestService, lock_dir: Path | None = None) -> None:
         self.ingest = ingest
-        self._locks: dict[RunKey, threading.Lock] = {}
-        self._guard = threading.Lock()
+        self._locks = RunLocks(lock_dir)
 
-    def _lock(self, key: RunKey) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(key, threading.Lock())
+    def _lock(self, key: RunKey) -> AbstractContextManager[None]:
+        return self._locks.hold(f"{key.entity}/{key.project}/{key.run_id}")
 
     def _stored(self, key: RunKey) -> _Stored:
         with self.ingest.engine.connect() as conn:
@@ -228,13 +231,12 @@ class WandbRunWriter:
                     )
             output = files.get(OUTPUT_FILE)
             if isinstance(output, dict):
-                lines = [
-                    console_line(line)
-                    for index, line in _lines(output)
-                    if index >= stored.console_lines
-                ]
-                if lines:
+                numbered = _lines(output)
+                lines = [console_line(line) for _, line in numbered]
+                if lines and numbered[0][0] == stored.console_lines:
                     records.append(ConsoleLines(seq(), lines))
+                elif lines:  # a redraw (or a gap): the lines go where the offset says
+                    records.append(ConsoleLines(seq(), lines, first_line=numbered[0][0]))
             if complete:
                 exit_code = int(body.get("exitcode") or 0)
                 now = time.time()

@@ -55,8 +55,9 @@ def spec(project: str, *, exit_code: int = 0, mode: str = "online") -> dict[str,
 
 
 def expected_row(i: int) -> dict[str, Any]:
-    """The user's values of history row ``i`` (nested dicts flattened with '/')."""
-    return {"loss": 1.0 / (i + 1), "acc": (i % 100) / 100, "nested/x": i, "nested/y/z": 2 * i}
+    """The user's values of history row ``i`` (nested dicts flattened with '.', as W&B's
+    server does)."""
+    return {"loss": 1.0 / (i + 1), "acc": (i % 100) / 100, "nested.x": i, "nested.y.z": 2 * i}
 
 
 def check_with_kiseki_api(server: LiveServer, key: str, path: str, logged: dict[str, Any]) -> None:
@@ -100,7 +101,8 @@ def check_with_wandb_api(
     for i, row in enumerate(history):
         assert {k: row[k] for k in expected_row(i)} == expected_row(i)
     assert [r["loss"] for r in read["loss_history"]] == [1.0 / (i + 1) for i in range(ROWS)]
-    assert [(r["_step"], r["nested/x"]) for r in read["scan"]] == [(i, i) for i in range(ROWS)]
+    assert [(r["_step"], r["nested.x"]) for r in read["scan"]] == [(i, i) for i in range(ROWS)]
+    assert read["summary"]["nested"] == {"x": ROWS - 1, "y": {"z": 2 * (ROWS - 1)}}
     assert "notes.txt" in read["files"]
     assert read["notes_file"] == "saved by wandb.save"
 

@@ -140,7 +140,7 @@ def test_upsert_and_file_stream_map_onto_a_kiseki_run(world: World) -> None:
     assert run["tags"] == ["t"] and run["notes"] == "n" and run["group"] == "g"
     assert run["metadata"]["host"] == "h" and run["metadata"]["program"] == "train.py"
     rows = world.history("alice", "alice/p/r1")
-    assert [(r["_step"], r["deep/x"]) for r in rows] == [(i, i) for i in range(5)]
+    assert [(r["_step"], r["deep.x"]) for r in rows] == [(i, i) for i in range(5)]
 
 
 def test_a_stopped_run_is_told_to_stop(world: World) -> None:
@@ -236,3 +236,49 @@ def test_a_line_that_is_not_json_is_refused_whole(world: World) -> None:
     assert response.status_code == 400
     assert "wandb-history.jsonl line 2" in response.json()["error"]
     assert world.get("alice", "runs/alice/p/r4").json()["history_rows"] == 0
+
+
+def console_texts(world: World, path: str) -> list[tuple[int, str]]:
+    answer = world.get("alice", f"runs/{path}/logs")
+    assert answer.status_code == 200, answer.text
+    return [(line["line_no"], line["text"]) for line in answer.json()["lines"]]
+
+
+def output(offset: int, *texts: str) -> dict[str, Any]:
+    stamped = [f"2024-05-01T12:00:0{i}.000000 {text}" for i, text in enumerate(texts)]
+    return {"files": {"output.log": {"offset": offset, "content": stamped}}}
+
+
+def test_a_console_line_resent_at_its_offset_replaces_the_stored_one(world: World) -> None:
+    graphql(world, "alice", UPSERT, name="r5", project="p", entity="alice")
+    path = "alice/p/r5"
+    stream(world, "alice", path, output(0, "epoch 1", "progress 1/3"))
+    stream(world, "alice", path, output(1, "progress 2/3"))  # the client redraws line 1
+    stream(world, "alice", path, output(1, "progress 3/3", "done"))
+    stream(world, "alice", path, output(1, "progress 3/3", "done"))  # a repeated request
+    assert console_texts(world, path) == [(0, "epoch 1"), (1, "progress 3/3"), (2, "done")]
+    stream(world, "alice", path, output(3, "after"))
+    assert console_texts(world, path)[-1] == (3, "after")
+
+
+def test_a_nested_history_value_is_a_dotted_key_and_the_summary_stays_nested(
+    world: World,
+) -> None:
+    graphql(world, "alice", UPSERT, name="r6", project="p", entity="alice")
+    row = jsoncodec.dumps({"train": {"acc": 0.5, "deep": {"x": 1}}, "val/acc": 0.4, "_step": 0})
+    summary = jsoncodec.dumps({"train": {"acc": 0.5, "deep": {"x": 1}}, "val/acc": 0.4})
+    body = {
+        "files": {
+            "wandb-history.jsonl": {"offset": 0, "content": [row]},
+            "wandb-summary.json": {"offset": 0, "content": [summary]},
+        }
+    }
+    stream(world, "alice", "alice/p/r6", body)
+    [stored] = world.history("alice", "alice/p/r6")
+    assert {k: v for k, v in stored.items() if not k.startswith("_")} == {
+        "train.acc": 0.5,
+        "train.deep.x": 1,
+        "val/acc": 0.4,
+    }
+    run = world.get("alice", "runs/alice/p/r6").json()
+    assert run["summary"] == {"train": {"acc": 0.5, "deep": {"x": 1}}, "val/acc": 0.4}

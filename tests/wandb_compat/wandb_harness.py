@@ -155,9 +155,37 @@ print(json.dumps({
     "group": run.group, "config": run.config, "summary": dict(run.summary),
     "history": run.history(samples=100000, pandas=False),
     "loss_history": run.history(keys=["loss"], samples=100000, pandas=False),
-    "scan": list(run.scan_history(keys=["loss", "nested/x"])),
+    "scan": list(run.scan_history(keys=["loss", "nested.x"])),
     "files": files, "notes_file": open(os.path.join(root, "notes.txt")).read(),
 }, default=dict))
+"""
+
+
+PROGRESS_SCRIPT = """
+import json, sys, time
+import wandb
+
+settings = wandb.Settings(x_file_stream_transmit_interval=0.2)
+run = wandb.init(project=sys.argv[1], settings=settings)
+print("before the bar", flush=True)
+for i in range(1, 4):  # a tqdm-like bar: each step redraws the same line
+    sys.stdout.write(f"\\rtraining {i}/3")
+    sys.stdout.flush()
+    wandb.log({"train": {"loss": 1.0 / i}})
+    time.sleep(1.5)
+sys.stdout.write("\\n")
+print("after the bar", flush=True)
+with open("weights.bin", "wb") as f:
+    f.write(b"w" * 1000)
+artifact = wandb.Artifact("model", type="model")
+artifact.add_file("weights.bin")
+run.log_artifact(artifact)
+run.finish()
+user = wandb.init(project=sys.argv[1], job_type="use")
+folder = user.use_artifact("model:latest").download(root=sys.argv[2])
+size = len(open(folder + "/weights.bin", "rb").read())
+user.finish()
+print(json.dumps({"id": run.id, "size": size}))
 """
 
 
