@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import copy
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from kiseki.errors import ConfigError, UsageError
+from kiseki.sdk.mapping import AttributeMapping
 from kiseki.sdk.values import normalize_tree
 
 
@@ -59,7 +60,7 @@ def as_config_dict(source: Any) -> dict[str, Any]:
     )
 
 
-class Config:
+class Config(AttributeMapping):
     """The config of a run: attribute and item access, ``update``, ``setdefaults``, ``as_dict``.
 
     >>> run.config.lr = 1e-3                       # doctest: +SKIP
@@ -71,69 +72,20 @@ class Config:
     unless ``update(..., allow_val_change=True)`` is used. Nested dicts stay nested.
     """
 
+    _kind = "config"
+
     def __init__(self, on_change: Callable[[dict[str, Any]], None] | None = None) -> None:
-        object.__setattr__(self, "_items", {})
+        super().__init__()
         object.__setattr__(self, "_on_change", on_change)
         object.__setattr__(self, "_locked", {})
 
-    # -- mapping protocol ---------------------------------------------------------------
-    def __getitem__(self, key: str) -> Any:
-        return self._items[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.update({key: value})
-
-    def __delitem__(self, key: str) -> None:
-        del self._items[key]
-        self._changed()
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._items
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __getattr__(self, key: str) -> Any:
-        try:
-            return self._items[key]
-        except KeyError:
-            raise AttributeError(f"config has no key {key!r}") from None
-
-    def __setattr__(self, key: str, value: Any) -> None:
-        self.update({key: value})
-
-    def __repr__(self) -> str:
-        return f"Config({self._items!r})"
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Config):
-            return self._items == other._items
-        if isinstance(other, Mapping):
-            return self._items == dict(other)
-        return NotImplemented
-
-    def keys(self) -> Any:
-        """The config's keys."""
-        return self._items.keys()
-
-    def items(self) -> Any:
-        """The config's (key, value) pairs."""
-        return self._items.items()
-
     def values(self) -> Any:
         """The config's values."""
-        return self._items.values()
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """The value of ``key``, or ``default``."""
-        return self._items.get(key, default)
+        return self._data.values()
 
     def as_dict(self) -> dict[str, Any]:
         """A deep copy of the config as a plain dict."""
-        return copy.deepcopy(self._items)
+        return copy.deepcopy(self._data)
 
     # -- changes ------------------------------------------------------------------------
     def update(self, data: Any, allow_val_change: bool = False) -> None:
@@ -145,14 +97,14 @@ class Config:
         incoming = self._without_locked(normalize_tree(as_config_dict(data)))
         if not allow_val_change:
             for key, value in incoming.items():
-                if key in self._items and self._items[key] != value:
+                if key in self._data and self._data[key] != value:
                     raise ConfigError(
-                        f"config[{key!r}] is already {self._items[key]!r}; refusing to change it "
+                        f"config[{key!r}] is already {self._data[key]!r}; refusing to change it "
                         f"to {value!r}. Pass allow_val_change=True to "
                         "run.config.update() if the change is intended."
                     )
-        changed = any(self._items.get(k, _MISSING) != v for k, v in incoming.items())
-        self._items.update(incoming)
+        changed = any(self._data.get(k, _MISSING) != v for k, v in incoming.items())
+        self._data.update(incoming)
         if changed:
             self._changed()
 
@@ -167,12 +119,12 @@ class Config:
             return incoming
         kept = {}
         for key, value in incoming.items():
-            if key in self._locked and self._items.get(key, _MISSING) != value:
+            if key in self._locked and self._data.get(key, _MISSING) != value:
                 from kiseki.sdk.run import KisekiWarning
 
                 warnings.warn(
                     f"config[{key!r}] is set by {self._locked[key]} and locked: the change to "
-                    f"{value!r} is ignored (it stays {self._items.get(key)!r}).",
+                    f"{value!r} is ignored (it stays {self._data.get(key)!r}).",
                     KisekiWarning,
                     stacklevel=3,
                 )
@@ -183,9 +135,9 @@ class Config:
     def setdefaults(self, data: Any) -> dict[str, Any]:
         """Set keys of ``data`` that the config does not have yet; return the whole config."""
         incoming = normalize_tree(as_config_dict(data))
-        missing = {k: v for k, v in incoming.items() if k not in self._items}
+        missing = {k: v for k, v in incoming.items() if k not in self._data}
         if missing:
-            self._items.update(missing)
+            self._data.update(missing)
             self._changed()
         return self.as_dict()
 

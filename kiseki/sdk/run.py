@@ -115,11 +115,11 @@ class Run:
         self._media_blobs: Any = None  # the local blob store, opened on the first media
         self._known_keys: set[str] = set()  # keys already checked to be valid text
         self.config = Config()
-        self.config._items.update(config)
+        self.config._data.update(config)
         self.config._attach(self._config_changed)
         self.summary = Summary(on_change=self._mark_summary_dirty)
         if summary:
-            self.summary._values.update(summary)
+            self.summary._data.update(summary)
 
     # -- wiring (called by kiseki.init) ----------------------------------------------------
     def _attach_writer(self, writer: Any) -> None:
@@ -133,7 +133,7 @@ class Run:
         if not self._summary_dirty:
             return None
         self._summary_dirty = False
-        return dict(self.summary._values)
+        return dict(self.summary._data)
 
     def _mark_summary_dirty(self) -> None:
         self._summary_dirty = True
@@ -393,9 +393,9 @@ class Run:
                 "start a new run (kiseki.init()) to log more."
             )
         if self._metrics:
-            self._metrics.process(row, self.summary._values)
+            self._metrics.process(row, self.summary._data)
         else:
-            self.summary._values.update(row)
+            self.summary._data.update(row)
         self._summary_dirty = True
         self._submit((self._step, time.time(), row))
         self._step += 1

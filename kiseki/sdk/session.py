@@ -144,6 +144,30 @@ def _initial_config(config: Any) -> dict[str, Any]:
     return normalize_tree(merged)
 
 
+def _new_run(
+    settings: Settings,
+    key: RunKey,
+    name: str,
+    config: dict[str, Any],
+    **options: Any,
+) -> Run:
+    """The :class:`Run` ``key`` called ``name``, with the notes, tags, group and job type of
+    ``settings``; ``options`` are the rest of :class:`Run`'s arguments (start time, directory,
+    mode, resume state...)."""
+    return Run(
+        run_id=key.run_id,
+        name=name,
+        project=key.project,
+        entity=key.entity,
+        notes=settings.notes,
+        tags=settings.tags,
+        group=settings.group,
+        job_type=settings.job_type,
+        config=config,
+        **options,
+    )
+
+
 def _start_run(settings: Settings, config: Any, trial: TrialContext | None = None) -> Run:
     texts = ("project", "entity", "name", "notes", "tags", "group", "job_type")
     check_texts({f: getattr(settings, f) for f in texts}, "kiseki.init()")  # storable text
@@ -155,23 +179,18 @@ def _start_run(settings: Settings, config: Any, trial: TrialContext | None = Non
     project = settings.project or DEFAULT_PROJECT
     entity = settings.default_entity
     if settings.mode == "disabled":
-        run = Run(
-            run_id=validate_run_id(settings.run_id) if settings.run_id else generate_run_id(),
-            name=settings.name or "disabled-run",
-            project=project,
-            entity=entity,
-            notes=settings.notes,
-            tags=settings.tags,
-            group=settings.group,
-            job_type=settings.job_type,
-            config=initial_config,
+        disabled_id = validate_run_id(settings.run_id) if settings.run_id else generate_run_id()
+        return _new_run(
+            settings,
+            RunKey(entity, project, disabled_id),
+            settings.name or "disabled-run",
+            initial_config,
             start_time=time.time(),
             run_dir=None,
             mode="disabled",
             silent=True,
             on_finish=_detach,
         )
-        return run
 
     from kiseki.sdk.backends import make_backend
 
@@ -204,16 +223,11 @@ def _start_run(settings: Settings, config: Any, trial: TrialContext | None = Non
         merged.update(initial_config)
         initial_config = merged
 
-    run = Run(
-        run_id=run_id,
-        name=name,
-        project=project,
-        entity=entity,
-        notes=settings.notes,
-        tags=settings.tags,
-        group=settings.group,
-        job_type=settings.job_type,
-        config=initial_config,
+    run = _new_run(
+        settings,
+        key,
+        name,
+        initial_config,
         summary=stored.summary if resumed and stored else None,
         start_step=stored.last_step + 1 if resumed and stored else 0,
         start_time=start_time,

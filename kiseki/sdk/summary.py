@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kiseki.errors import UsageError
+from kiseki.sdk.mapping import AttributeMapping
 from kiseki.sdk.values import normalize_tree
 
 
-class Summary:
+class Summary(AttributeMapping):
     """The summary of a run; by default the last logged value of every key.
 
     ``run.summary["best_acc"] = 0.93`` and ``run.summary.update({...})`` override a value
@@ -17,63 +18,16 @@ class Summary:
     summary="min")`` hold a dict such as ``{"min": 0.1}``.
     """
 
+    _kind = "summary"
+    _snapshot_reads = True  # the run's writer thread may update values while a user iterates
+
     def __init__(self, on_change: Callable[[], None] | None = None) -> None:
-        object.__setattr__(self, "_values", {})
+        super().__init__()
         object.__setattr__(self, "_on_change", on_change)
-
-    def __getitem__(self, key: str) -> Any:
-        return self._values[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.update({key: value})
-
-    def __delitem__(self, key: str) -> None:
-        del self._values[key]
-        self._changed()
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._values
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(dict(self._values))
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def __getattr__(self, key: str) -> Any:
-        try:
-            return self._values[key]
-        except KeyError:
-            raise AttributeError(f"summary has no key {key!r}") from None
-
-    def __setattr__(self, key: str, value: Any) -> None:
-        self.update({key: value})
-
-    def __repr__(self) -> str:
-        return f"Summary({self._values!r})"
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Summary):
-            return self._values == other._values
-        if isinstance(other, Mapping):
-            return self._values == dict(other)
-        return NotImplemented
-
-    def keys(self) -> Any:
-        """The summary's keys."""
-        return dict(self._values).keys()
-
-    def items(self) -> Any:
-        """The summary's (key, value) pairs."""
-        return dict(self._values).items()
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """The value of ``key``, or ``default``."""
-        return self._values.get(key, default)
 
     def as_dict(self) -> dict[str, Any]:
         """A copy of the summary as a plain dict."""
-        return dict(self._values)
+        return dict(self._data)
 
     def update(self, data: Mapping[str, Any]) -> None:
         """Set several summary values at once (nested dicts stay nested)."""
@@ -82,7 +36,7 @@ class Summary:
                 f"summary.update() takes a dict, got {type(data).__name__}: "
                 "call run.summary.update({'name': value})."
             )
-        self._values.update(normalize_tree(dict(data), "summary"))
+        self._data.update(normalize_tree(dict(data), "summary"))
         self._changed()
 
     def _changed(self) -> None:

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from kiseki.errors import NotFoundError, UsageError
-from kiseki.store.queries import ProjectRecord, StoreQueries
+from kiseki.store.queries import PROJECT_RUN_COUNT, ProjectRecord, StoreQueries
 from kiseki.store.schema import PRIVACIES, projects, runs
 
 
@@ -71,58 +71,15 @@ def visible_projects(
     name: str | None = None,
 ) -> list[ProjectRecord]:
     """Projects ``audience`` may see, with the count of the runs they may see in each."""
-    condition = run_visible(audience)
-    run_join = runs.c.project_id == projects.c.id
-    if condition is not None:
-        run_join = sa.and_(run_join, condition)
-    query = (
-        sa.select(
-            projects.c.entity,
-            projects.c.name,
-            projects.c.created_at,
-            projects.c.updated_at,
-            projects.c.visibility,
-            sa.func.count(runs.c.pk),
-            sa.func.max(runs.c.heartbeat_at),
-            sa.func.max(runs.c.updated_at),
-        )
-        .select_from(projects.outerjoin(runs, run_join))
-        .group_by(
-            projects.c.id,
-            projects.c.entity,
-            projects.c.name,
-            projects.c.created_at,
-            projects.c.updated_at,
-            projects.c.visibility,
-        )
-        .order_by(projects.c.entity, projects.c.name)
-    )
-    if entity is not None:
-        query = query.where(projects.c.entity == entity)
-    if name is not None:
-        query = query.where(projects.c.name == name)
+    listed = None
     if not audience.is_admin:
         owned = sorted(audience.entities)
-        query = query.having(
-            sa.or_(
-                projects.c.entity.in_(owned) if owned else sa.false(),
-                projects.c.visibility == "public",
-                sa.func.count(runs.c.pk) > 0,
-            )
+        listed = sa.or_(
+            projects.c.entity.in_(owned) if owned else sa.false(),
+            projects.c.visibility == "public",
+            PROJECT_RUN_COUNT > 0,
         )
-    with queries.reading() as conn:
-        rows = conn.execute(query).all()
-    return [
-        ProjectRecord(
-            entity=row[0],
-            name=row[1],
-            run_count=row[5],
-            created_at=row[2],
-            last_activity=max(row[3], row[6] or 0.0, row[7] or 0.0),
-            visibility=row[4],
-        )
-        for row in rows
-    ]
+    return queries.projects(entity, name, visible=run_visible(audience), listed=listed)
 
 
 def set_run_privacy(queries: StoreQueries, pk: int, privacy: str) -> None:

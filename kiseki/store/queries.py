@@ -40,6 +40,8 @@ EDITABLE_RUN_FIELDS = (
     "privacy",
 )
 """The run fields :meth:`StoreQueries.update_run` may change."""
+PROJECT_RUN_COUNT = sa.func.count(runs.c.pk)
+"""How many (visible) runs a project has, in :meth:`StoreQueries.projects`' grouped query."""
 READ_ONLY_OPTION = "kiseki_read_only"
 """Execution option marking a connection that only reads (SQLite may then use a deferred
 ``BEGIN`` instead of ``BEGIN IMMEDIATE``, so readers never queue behind writers)."""
@@ -141,25 +143,42 @@ class StoreQueries:
         return RunQueryCompiler(self.dialect, self._clock() - self.heartbeat_timeout)
 
     # -- projects ---------------------------------------------------------------------------
-    def projects(self, entity: str | None = None, name: str | None = None) -> list[ProjectRecord]:
-        """Projects (of ``entity``, named ``name`` when given), ordered by entity and name."""
+    def projects(
+        self,
+        entity: str | None = None,
+        name: str | None = None,
+        *,
+        visible: sa.ColumnElement[bool] | None = None,
+        listed: sa.ColumnElement[bool] | None = None,
+    ) -> list[ProjectRecord]:
+        """Projects (of ``entity``, named ``name`` when given), ordered by entity and name.
+
+        ``visible`` is an extra condition on the runs counted in each project and ``listed`` a
+        condition on each project's group (it may use :data:`PROJECT_RUN_COUNT`); the server's
+        privacy rule passes both (see :func:`kiseki.store.privacy.visible_projects`).
+        """
+        run_join = runs.c.project_id == projects.c.id
+        if visible is not None:
+            run_join = sa.and_(run_join, visible)
         query = (
             sa.select(
                 projects.c.entity,
                 projects.c.name,
                 projects.c.created_at,
                 projects.c.updated_at,
-                sa.func.count(runs.c.pk),
+                projects.c.visibility,
+                PROJECT_RUN_COUNT,
                 sa.func.max(runs.c.heartbeat_at),
                 sa.func.max(runs.c.updated_at),
             )
-            .select_from(projects.outerjoin(runs, runs.c.project_id == projects.c.id))
+            .select_from(projects.outerjoin(runs, run_join))
             .group_by(
                 projects.c.id,
                 projects.c.entity,
                 projects.c.name,
                 projects.c.created_at,
                 projects.c.updated_at,
+                projects.c.visibility,
             )
             .order_by(projects.c.entity, projects.c.name)
         )
@@ -167,15 +186,18 @@ class StoreQueries:
             query = query.where(projects.c.entity == entity)
         if name is not None:
             query = query.where(projects.c.name == name)
+        if listed is not None:
+            query = query.having(listed)
         with self.reading() as conn:
             rows = conn.execute(query).all()
         return [
             ProjectRecord(
                 entity=row[0],
                 name=row[1],
-                run_count=row[4],
+                run_count=row[5],
                 created_at=row[2],
-                last_activity=max(row[3], row[5] or 0.0, row[6] or 0.0),
+                last_activity=max(row[3], row[6] or 0.0, row[7] or 0.0),
+                visibility=row[4],
             )
             for row in rows
         ]

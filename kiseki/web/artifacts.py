@@ -20,24 +20,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from html import escape
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.responses import HTMLResponse
 
 from kiseki.errors import KisekiError, NotFoundError
-from kiseki.server.deps import get_service, get_viewer
 from kiseki.server.encoding import KisekiJSONResponse
 from kiseki.server.service import TrackerService, Viewer
 from kiseki.store.artifact_queries import ArtifactQueries, ArtifactVersionRecord
 from kiseki.store.queries import RunRecord
+from kiseki.web.access import RunAccessDep, ServiceDep, ViewerDep
 
 router = APIRouter(include_in_schema=False)
 """The artifact pages and JSON: included in the web app's router."""
 
-ServiceDep = Annotated[TrackerService, Depends(get_service)]
-ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 GRAPH_ROW = 34
 GRAPH_WIDTH = 640
 MAX_GRAPH_CONSUMERS = 12
@@ -208,23 +206,21 @@ def artifact_page(
 
 
 @router.get("/web-api/runs/{entity}/{project}/{run_id}/artifacts")
-def run_artifacts_json(
-    entity: str, project: str, run_id: str, service: ServiceDep, viewer: ViewerDep
-) -> Response:
+def run_artifacts_json(run: RunAccessDep) -> Response:
     """``{"outputs": [...], "inputs": [...]}``: the versions the run logged and used (inputs
     in projects the viewer may not see are left out)."""
-    run = service.run(viewer, entity, project, run_id)
-    artifacts = ArtifactQueries(service.queries)
+    record = run.readable()
+    artifacts = ArtifactQueries(run.service.queries)
     inputs = []
-    for version in artifacts.used_by_run(run.pk):
+    for version in artifacts.used_by_run(record.pk):
         try:
-            service.project(viewer, version.entity, version.project)
+            run.service.project(run.viewer, version.entity, version.project)
         except NotFoundError:
             continue
         inputs.append(version_row(version))
     response = KisekiJSONResponse(
         {
-            "outputs": [version_row(v) for v in artifacts.logged_by_run(run.pk)],
+            "outputs": [version_row(v) for v in artifacts.logged_by_run(record.pk)],
             "inputs": inputs,
         }
     )

@@ -17,21 +17,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path
 from fastapi.responses import Response, StreamingResponse
 
 from kiseki import jsoncodec
 from kiseki.errors import KisekiError, NotFoundError
-from kiseki.server.deps import get_service, get_viewer
-from kiseki.server.service import TrackerService, Viewer
 from kiseki.store.media_queries import media_steps, media_values, run_has_media_blob
 from kiseki.web import payloads
+from kiseki.web.access import RunAccessDep
 
 router = APIRouter(include_in_schema=False)
 """The media panels' data and images: included in the web app's router."""
 
-ServiceDep = Annotated[TrackerService, Depends(get_service)]
-ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 Digest = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")]
 MAX_FRAMES = 500
 """The most steps a panel carries (spread evenly over the run, first and last kept)."""
@@ -50,51 +47,36 @@ def _error(exc: KisekiError) -> Response:
 
 
 @router.get("/web-api/runs/{entity}/{project}/{run_id}/media")
-def media_json(
-    request: Request,
-    entity: str,
-    project: str,
-    run_id: str,
-    service: ServiceDep,
-    viewer: ViewerDep,
-) -> Response:
+def media_json(run: RunAccessDep) -> Response:
     """Every media key of the run as a panel (see the module's docstring)."""
     try:
-        run = service.run(viewer, entity, project, run_id)  # NotFoundError when hidden
-        with service.queries.reading() as connection:
-            found = _read_media(connection, run.pk)
-        panels = media_panels(found, request.app.state.blobs)
+        record = run.readable()  # NotFoundError when hidden
+        with run.service.queries.reading() as connection:
+            found = _read_media(connection, record.pk)
+        panels = media_panels(found, run.request.app.state.blobs)
     except KisekiError as exc:
         return _error(exc)
     return Response(
-        payloads.dumps({"run": run_id, "panels": panels}),
+        payloads.dumps({"run": run.run_id, "panels": panels}),
         media_type="application/json",
         headers={"Cache-Control": "no-store"},
     )
 
 
 @router.get("/web-api/runs/{entity}/{project}/{run_id}/media/{digest}")
-def media_blob(
-    request: Request,
-    entity: str,
-    project: str,
-    run_id: str,
-    digest: Digest,
-    service: ServiceDep,
-    viewer: ViewerDep,
-) -> Response:
+def media_blob(run: RunAccessDep, digest: Digest) -> Response:
     """An image (or other media blob) of the run, with its content type."""
     try:
-        run = service.run(viewer, entity, project, run_id)  # NotFoundError when hidden
-        with service.queries.reading() as connection:
-            listed = run_has_media_blob(connection, run.pk, digest)
-        blobs = request.app.state.blobs
+        record = run.readable()  # NotFoundError when hidden
+        with run.service.queries.reading() as connection:
+            listed = run_has_media_blob(connection, record.pk, digest)
+        blobs = run.request.app.state.blobs
         if not listed or not blobs.has(digest):
-            raise NotFoundError(f"Run {run_id} has no media blob {digest}.")
+            raise NotFoundError(f"Run {run.run_id} has no media blob {digest}.")
     except KisekiError as exc:
         return _error(exc)
     etag = f'"{digest}"'
-    if request.headers.get("if-none-match") == etag:
+    if run.request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": IMAGE_CACHE})
     stream = blobs.open(digest)
     head = stream.read(len(_PNG_MAGIC))

@@ -33,9 +33,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import HTMLResponse
@@ -49,19 +49,22 @@ from kiseki.errors import (
     StoreError,
     UsageError,
 )
-from kiseki.server.deps import get_service, get_viewer
 from kiseki.server.service import TrackerService, Viewer
 from kiseki.store.queries import RunRecord
 from kiseki.store.series import DEFAULT_POINTS, STEP_AXIS
 from kiseki.web import payloads
+from kiseki.web.access import (
+    RunAccess,
+    RunAccessDep,
+    ServiceDep,
+    ViewerDep,
+    require_write_header,
+)
 from kiseki.web.templating import STATIC_DIR, plotly_js_path, render
 
 router = APIRouter(include_in_schema=False)
 """The web app: include it in the server's FastAPI app."""
 
-ServiceDep = Annotated[TrackerService, Depends(get_service)]
-ViewerDep = Annotated[Viewer, Depends(get_viewer)]
-WRITE_HEADER = "x-kiseki-web"
 RUNS_LIMIT = 20_000
 """The most runs one runs request returns (the sidebar pages through nothing bigger)."""
 CHART_AXES = ("_step", "_runtime", "_timestamp")
@@ -123,24 +126,6 @@ def _api(handler: Callable[..., Any]) -> Callable[..., Any]:
             return _json({"error": str(failure)}, failure.status)
 
     return wrapper
-
-
-def _require_write_header(request: Request) -> None:
-    """Refuse a write that did not come from the app's own scripts (cross-site requests)."""
-    if request.headers.get(WRITE_HEADER) != "1":
-        raise UsageError(
-            "This request changes data and must come from the kiseki web app: send the header "
-            "'X-Kiseki-Web: 1' (or use the REST API under /api/v1)."
-        )
-    auth = getattr(request.app.state, "auth", None)
-    if auth is not None and getattr(auth, "enabled", False) and auth.uses_session(request):
-        from kiseki.server.auth import CSRF_HEADER, csrf_valid
-
-        if not csrf_valid(request, request.headers.get(CSRF_HEADER)):
-            raise AuthError(
-                "The page's security token is missing or out of date: reload the page and try "
-                "again."
-            )
 
 
 def _csrf(request: Request) -> str | None:
@@ -249,48 +234,31 @@ def compare_page(
     return _page(request, "compare.html", context, viewer, policy=_CSP_WEBGL)
 
 
-def _run_page(
-    request: Request,
-    entity: str,
-    project: str,
-    run_id: str,
-    service: TrackerService,
-    viewer: Viewer,
-    tab: str,
-) -> HTMLResponse:
+def _run_page(access: RunAccess, tab: str) -> HTMLResponse:
     try:
-        run = service.run(viewer, entity, project, run_id)
+        run = access.readable()
     except KisekiError as exc:
-        return _error_page(request, viewer, exc)
-    detail = payloads.run_detail(run, service.can_write(viewer, run))
-    context = {"run": detail, "tab": tab, "project": {"entity": entity, "name": project}}
-    return _page(request, "run.html", context, viewer)
+        return _error_page(access.request, access.viewer, exc)
+    detail = payloads.run_detail(run, access.can_write(run))
+    project = {"entity": access.entity, "name": access.project}
+    context = {"run": detail, "tab": tab, "project": project}
+    return _page(access.request, "run.html", context, access.viewer)
 
 
 @router.get("/projects/{entity}/{project}/runs/{run_id}", response_class=HTMLResponse)
 def run_overview_page(
-    request: Request,
-    entity: str,
-    project: str,
-    run_id: str,
-    service: ServiceDep,
-    viewer: ViewerDep,
+    run: RunAccessDep,
 ) -> HTMLResponse:
     """A run's Overview tab."""
-    return _run_page(request, entity, project, run_id, service, viewer, "overview")
+    return _run_page(run, "overview")
 
 
 @router.get("/projects/{entity}/{project}/runs/{run_id}/charts", response_class=HTMLResponse)
 def run_charts_page(
-    request: Request,
-    entity: str,
-    project: str,
-    run_id: str,
-    service: ServiceDep,
-    viewer: ViewerDep,
+    run: RunAccessDep,
 ) -> HTMLResponse:
     """A run's Charts tab."""
-    return _run_page(request, entity, project, run_id, service, viewer, "charts")
+    return _run_page(run, "charts")
 
 
 # -- static files ---------------------------------------------------------------------------
@@ -427,7 +395,7 @@ def save_state_json(
     viewer: ViewerDep,
 ) -> dict[str, Any]:
     """Save the viewer's own workspace of a project (replacing what was saved)."""
-    _require_write_header(request)
+    require_write_header(request)
     saved_at = service.save_workspace_state(viewer, entity, project, body.state)
     return {"saved_at": saved_at}
 
@@ -438,7 +406,7 @@ def reset_state_json(
     request: Request, entity: str, project: str, service: ServiceDep, viewer: ViewerDep
 ) -> dict[str, Any]:
     """Forget the viewer's saved workspace of a project (back to the defaults)."""
-    _require_write_header(request)
+    require_write_header(request)
     return {"reset": service.reset_workspace_state(viewer, entity, project)}
 
 
@@ -505,70 +473,42 @@ def series_json(
 
 @router.get("/web-api/runs/{entity}/{project}/{run_id}")
 @_api
-def run_json(
-    entity: str, project: str, run_id: str, service: ServiceDep, viewer: ViewerDep
-) -> dict[str, Any]:
+def run_json(run: RunAccessDep) -> dict[str, Any]:
     """One run with everything its Overview shows."""
-    run = service.run(viewer, entity, project, run_id)
-    return payloads.run_detail(run, service.can_write(viewer, run))
+    record = run.readable()
+    return payloads.run_detail(record, run.can_write(record))
 
 
 @router.patch("/web-api/runs/{entity}/{project}/{run_id}")
 @_api
-def update_run_json(
-    request: Request,
-    entity: str,
-    project: str,
-    run_id: str,
-    changes: RunChanges,
-    service: ServiceDep,
-    viewer: ViewerDep,
-) -> dict[str, Any]:
+def update_run_json(run: RunAccessDep, changes: RunChanges) -> dict[str, Any]:
     """Rename a run, or change its notes, tags or privacy."""
-    _require_write_header(request)
-    run = service.run(viewer, entity, project, run_id)
+    record = run.writable()
     values = changes.model_dump(exclude_unset=True)
     if "name" in values and (values["name"] is None or not values["name"].strip()):
         raise UsageError("A run's name cannot be empty: type a name, or press Escape to cancel.")
     if "tags" in values:
         tags = [t.strip() for t in values["tags"] or [] if t and t.strip()]
         values["tags"] = list(dict.fromkeys(tags))
-    updated = service.update_run(viewer, run, values)
-    return payloads.run_detail(updated, service.can_write(viewer, updated))
+    updated = run.service.update_run(run.viewer, record, values)
+    return payloads.run_detail(updated, run.can_write(updated))
 
 
 @router.delete("/web-api/runs/{entity}/{project}/{run_id}")
 @_api
-def delete_run_json(
-    request: Request,
-    entity: str,
-    project: str,
-    run_id: str,
-    service: ServiceDep,
-    viewer: ViewerDep,
-) -> dict[str, Any]:
+def delete_run_json(run: RunAccessDep) -> dict[str, Any]:
     """Delete a run and its history."""
-    _require_write_header(request)
-    run = service.run(viewer, entity, project, run_id)
-    service.delete_run(viewer, run)
-    return {"deleted": run_id}
+    record = run.writable()
+    run.service.delete_run(run.viewer, record)
+    return {"deleted": run.run_id}
 
 
 @router.post("/web-api/runs/{entity}/{project}/{run_id}/stop")
 @_api
-def stop_run_json(
-    request: Request,
-    entity: str,
-    project: str,
-    run_id: str,
-    service: ServiceDep,
-    viewer: ViewerDep,
-) -> dict[str, Any]:
+def stop_run_json(run: RunAccessDep) -> dict[str, Any]:
     """Ask a running run to stop (its process learns it at its next heartbeat)."""
-    _require_write_header(request)
-    run = service.run(viewer, entity, project, run_id)
-    updated = service.stop_run(viewer, run)
-    return payloads.run_detail(updated, service.can_write(viewer, updated))
+    updated = run.service.stop_run(run.viewer, run.writable())
+    return payloads.run_detail(updated, run.can_write(updated))
 
 
 from kiseki.web.run_data import router as run_data_router  # noqa: E402 (its pages use _run_page)

@@ -19,53 +19,38 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.responses import HTMLResponse
 
 from kiseki.server import api_run_data
-from kiseki.server.deps import get_service, get_viewer
 from kiseki.server.encoding import KisekiJSONResponse
-from kiseki.server.service import TrackerService, Viewer
 from kiseki.store import run_data_queries
+from kiseki.web.access import RunAccess, RunAccessDep, ServiceDep, ViewerDep
 
 router = APIRouter(include_in_schema=False)
 """The Logs and Files tabs and the System charts' data: included in the web app's router."""
 
-ServiceDep = Annotated[TrackerService, Depends(get_service)]
-ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 LOG_PAGE = 2000
 """Lines one request of the Logs tab returns (it asks again while more come)."""
 
 
-def _tab(
-    request: Request,
-    entity: str,
-    project: str,
-    run_id: str,
-    service: TrackerService,
-    viewer: Viewer,
-    tab: str,
-) -> HTMLResponse:
+def _tab(run: RunAccess, tab: str) -> HTMLResponse:
     from kiseki.web.routes import _run_page  # the run page's shared layout and header
 
-    return _run_page(request, entity, project, run_id, service, viewer, tab)
+    return _run_page(run, tab)
 
 
 @router.get("/projects/{entity}/{project}/runs/{run_id}/logs", response_class=HTMLResponse)
-def run_logs_page(
-    request: Request, entity: str, project: str, run_id: str, service: ServiceDep, viewer: ViewerDep
-) -> HTMLResponse:
+def run_logs_page(run: RunAccessDep) -> HTMLResponse:
     """A run's Logs tab."""
-    return _tab(request, entity, project, run_id, service, viewer, "logs")
+    return _tab(run, "logs")
 
 
 @router.get("/projects/{entity}/{project}/runs/{run_id}/files", response_class=HTMLResponse)
-def run_files_page(
-    request: Request, entity: str, project: str, run_id: str, service: ServiceDep, viewer: ViewerDep
-) -> HTMLResponse:
+def run_files_page(run: RunAccessDep) -> HTMLResponse:
     """A run's Files tab."""
-    return _tab(request, entity, project, run_id, service, viewer, "files")
+    return _tab(run, "files")
 
 
 def _no_store(response: Response) -> Response:
@@ -75,27 +60,23 @@ def _no_store(response: Response) -> Response:
 
 @router.get("/web-api/runs/{entity}/{project}/{run_id}/logs")
 def logs_json(
-    entity: str,
-    project: str,
-    run_id: str,
-    service: ServiceDep,
-    viewer: ViewerDep,
+    run: RunAccessDep,
     after: Annotated[int, Query(ge=-1)] = -1,
     search: Annotated[str | None, Query(max_length=1000)] = None,
     stream: Literal["stdout", "stderr"] | None = None,
 ) -> Response:
     """Console lines numbered above ``after`` (``next_after`` is the last one's number) and the
     run's state (the page stops tailing when it is no longer running)."""
-    run = service.run(viewer, entity, project, run_id)
-    with service.queries.reading() as conn:
-        lines = run_data_queries.console_lines(conn, run.pk, after, LOG_PAGE, search, stream)
+    record = run.readable()
+    with run.service.queries.reading() as conn:
+        lines = run_data_queries.console_lines(conn, record.pk, after, LOG_PAGE, search, stream)
     return _no_store(
         KisekiJSONResponse(
             {
                 "lines": [line.to_dict() for line in lines],
                 "next_after": lines[-1].line_no if lines else after,
                 "more": len(lines) == LOG_PAGE,
-                "state": run.state,
+                "state": record.state,
             }
         )
     )

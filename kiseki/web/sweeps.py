@@ -19,25 +19,23 @@ Rights are those of :class:`kiseki.server.api_sweeps.SweepService`.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 from starlette.responses import HTMLResponse
 
 from kiseki.errors import KisekiError
 from kiseki.server.api_sweeps import SweepService
-from kiseki.server.deps import get_service, get_viewer
 from kiseki.server.service import TrackerService, Viewer
 from kiseki.sweeps.importance import flatten_params, parameter_importance
 from kiseki.web import payloads
-from kiseki.web.routes import _api, _error_page, _page, _require_write_header
+from kiseki.web.access import ServiceDep, ViewerDep, require_write_header
+from kiseki.web.routes import _api, _error_page, _page
 
 router = APIRouter(include_in_schema=False)
 """The sweep pages: included in the web app's router."""
 
-ServiceDep = Annotated[TrackerService, Depends(get_service)]
-ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 SERIES_POINTS = 300
 """Points per trial in the metric-over-time chart."""
 
@@ -153,7 +151,7 @@ def control_json(
     viewer: ViewerDep,
 ) -> dict[str, Any]:
     """Pause, resume, stop or cancel the sweep."""
-    _require_write_header(request)
+    require_write_header(request)
     sweeps = SweepService(service)
     sweep = sweeps.writable(viewer, entity, project, sweep_id)
     return sweeps.control(viewer, sweep, body.action).to_json()
