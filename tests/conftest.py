@@ -11,6 +11,20 @@ import pytest
 _ENV_PREFIXES = ("KISEKI_", "WANDB_")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A temporary HOME for the whole session, so nothing a test starts (a server's default
+    ``~/.kiseki/server-blobs``, the wandb client's ``~/.config/wandb``) writes to the real one."""
+    home = tmp_path_factory.mktemp("home")
+    saved = os.environ.get("HOME")
+    os.environ["HOME"] = str(home)
+    yield home
+    if saved is None:
+        os.environ.pop("HOME", None)
+    else:
+        os.environ["HOME"] = saved
+
+
 @pytest.fixture(autouse=True)
 def isolated_environment(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
