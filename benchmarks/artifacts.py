@@ -1,7 +1,8 @@
 """Artifact throughput: upload and download MB/s, embedded and via a ``kiseki server``.
 
 Run: ``python benchmarks/artifacts.py [--large-mib 256] [--small-count 10000]
-[--small-bytes 1024]``. Two workloads — one large file, and many small files — each logged
+[--small-bytes 1024] [--workloads large,small] [--modes embedded,server]``. Two
+workloads — one large file, and many small files — each logged
 with ``run.log_artifact`` (upload: hashing, the local blob store, the run log and, via the
 server, the streamed upload of every blob and the record; until ``finish`` returns) and
 fetched with ``artifact.download()`` into an empty directory (every file verified against
@@ -111,13 +112,18 @@ def main() -> None:
     parser.add_argument("--large-mib", type=int, default=256)
     parser.add_argument("--small-count", type=int, default=10_000)
     parser.add_argument("--small-bytes", type=int, default=1024)
+    parser.add_argument("--workloads", default="large,small", help="comma-separated")
+    parser.add_argument("--modes", default="embedded,server", help="comma-separated")
     args = parser.parse_args()
+    workloads = [w for w in ("large", "small") if w in args.workloads.split(",")]
+    modes = [m for m in ("embedded", "server") if m in args.modes.split(",")]
     work = Path(tempfile.mkdtemp(prefix="kiseki-bench-artifacts-"))
     try:
-        sizes = {
-            "large": write_large(work / "large", args.large_mib),
-            "small": write_small(work / "small", args.small_count, args.small_bytes),
-        }
+        sizes = {}
+        if "large" in workloads:
+            sizes["large"] = write_large(work / "large", args.large_mib)
+        if "small" in workloads:
+            sizes["small"] = write_small(work / "small", args.small_count, args.small_bytes)
         labels = {
             "large": f"1 file of {args.large_mib} MiB",
             "small": f"{args.small_count:,} files of {args.small_bytes} B",
@@ -126,10 +132,10 @@ def main() -> None:
         print(f"{header} {'download s':>11} {'MB/s':>8}")
         process, url, key = start_server(work)
         try:
-            for mode in ("embedded", "server"):
+            for mode in modes:
                 if mode == "server":
                     os.environ["KISEKI_BASE_URL"], os.environ["KISEKI_API_KEY"] = url, key
-                for workload in ("large", "small"):
+                for workload in workloads:
                     kiseki_dir = work / f"kd-{mode}-{workload}"
                     up, down = measure(
                         work / workload, workload, kiseki_dir, work / f"dl-{mode}-{workload}"

@@ -6,7 +6,7 @@ digest live in :mod:`kiseki.artifacts.manifest`, name and path rules in
 the stores artifacts are read from in :mod:`kiseki.artifacts.sources`.
 """
 
-from kiseki.artifacts.artifact import Artifact, ArtifactVerifyError
+from kiseki.artifacts.artifact import Artifact, ArtifactVerifyError, ArtifactWaitTimeoutError
 from kiseki.artifacts.manifest import ArtifactEntry
 
-__all__ = ["Artifact", "ArtifactEntry", "ArtifactVerifyError"]
+__all__ = ["Artifact", "ArtifactEntry", "ArtifactVerifyError", "ArtifactWaitTimeoutError"]

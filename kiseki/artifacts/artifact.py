@@ -18,7 +18,8 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -30,7 +31,7 @@ from kiseki.artifacts.names import (
     check_entry_path,
 )
 from kiseki.blobs.local import BlobCorruptError
-from kiseki.errors import NotFoundError, UsageError
+from kiseki.errors import AuthError, KisekiError, NotFoundError, UsageError
 
 if TYPE_CHECKING:
     from kiseki.api.run import Run as ApiRun
@@ -40,6 +41,17 @@ if TYPE_CHECKING:
 
 class ArtifactVerifyError(BlobCorruptError):
     """Downloaded files differ from the artifact's manifest (changed, damaged or missing)."""
+
+
+class ArtifactWaitTimeoutError(KisekiError, TimeoutError):
+    """``Artifact.wait(timeout)`` ran out of time before the version was stored."""
+
+
+StoredVersionLookup = Callable[[], "tuple[ArtifactVersionRecord, ArtifactSource] | None"]
+"""Finds the stored version of a logged artifact (``None`` while it is not stored yet)."""
+
+WAIT_FIRST_POLL_S = 0.05
+WAIT_MAX_POLL_S = 1.0
 
 
 class Artifact:
@@ -73,6 +85,8 @@ class Artifact:
         self._record: ArtifactVersionRecord | None = None
         self._temp_dir: tempfile.TemporaryDirectory[str] | None = None
         self._logged_digest: str | None = None
+        self._lookup: StoredVersionLookup | None = None
+        self._unwaitable: str | None = None  # why wait() cannot work (an offline run)
 
     # -- building ------------------------------------------------------------------------
     def _check_editable(self) -> None:
@@ -257,6 +271,8 @@ class Artifact:
         )
         directory.mkdir(parents=True, exist_ok=True)
         self._load_manifest()
+        wanted: dict[str, list[Path]] = {}  # blob digest -> the files that get its bytes
+        sizes: dict[str, int] = {}
         for entry in self._entries.values():
             target = self._target(directory, entry.path)
             if target.is_symlink():
@@ -269,7 +285,10 @@ class Artifact:
 
                 fetch_reference(entry, target)
             else:
-                source.fetch(entry.digest, target)
+                wanted.setdefault(entry.digest, []).append(target)
+                sizes[entry.digest] = entry.size
+        if wanted:
+            source.fetch_many(wanted, sizes)
         return str(directory)
 
     def verify(self, root: str | os.PathLike[str] | None = None) -> None:
@@ -303,6 +322,51 @@ class Artifact:
             )
         directory = Path(self.download(root))
         return str(directory / next(iter(self._entries)))
+
+    def wait(self, timeout: float | None = None) -> Artifact:
+        """After ``run.log_artifact(artifact)``, wait until the store holds the version
+        (embedded: applied by the run's writer; with a server: uploaded and acknowledged),
+        then fill in ``version``, ``aliases``, ``digest``, ``created_at`` so that
+        ``download()`` and ``verify()`` work on this object; returns it.
+
+        Raises :class:`ArtifactWaitTimeoutError` after ``timeout`` seconds (``None``: no
+        limit) and :class:`~kiseki.errors.UsageError` when the artifact was not logged or the
+        run is offline (its versions are numbered when ``kiseki sync`` uploads it)."""
+        if self._record is not None:
+            return self
+        if self._logged_digest is None:
+            raise UsageError(
+                f"Artifact {self.name!r} was not logged, so there is nothing to wait for: "
+                "call run.log_artifact(artifact) first."
+            )
+        if self._lookup is None:
+            raise UsageError(
+                self._unwaitable or f"Artifact {self.name!r} was logged without a store to wait on."
+            )
+        if timeout is not None and timeout < 0:
+            raise UsageError(f"wait(timeout=) takes seconds >= 0 or None, not {timeout!r}.")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = WAIT_FIRST_POLL_S
+        while True:
+            try:
+                found = self._lookup()
+            except (NotFoundError, AuthError):
+                raise
+            except KisekiError:  # e.g. the server is unreachable for a moment: ask again
+                found = None
+            if found is not None:
+                record, source = found
+                self._bind(record, source)
+                return self
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise ArtifactWaitTimeoutError(
+                    f"Artifact {self.name!r} was not stored within {timeout} s (the run's "
+                    "writer or the server is still busy, or the server is unreachable): "
+                    "call wait() again with a longer timeout, or timeout=None."
+                )
+            time.sleep(delay if left is None else min(delay, left))
+            delay = min(delay * 2, WAIT_MAX_POLL_S)
 
     # -- lineage -----------------------------------------------------------------------------
     def logged_by(self) -> ApiRun | None:

@@ -75,6 +75,11 @@ class ArtifactSource(Protocol):
         """Write blob ``digest`` to ``target`` (verified; via a temporary file)."""
         ...
 
+    def fetch_many(self, wanted: dict[str, list[Path]], sizes: dict[str, int]) -> None:
+        """Write every blob of ``wanted`` (digest → files) to its files (verified; ``sizes``
+        lets a server source batch the small ones)."""
+        ...
+
 
 def copy_verified(stream: Any, digest: str, target: Path) -> int:
     """Copy ``stream`` to ``target`` through a temporary file beside it, checking that the
@@ -158,6 +163,12 @@ class StoreArtifactSource:
             ) from exc
         with stream:
             copy_verified(stream, digest, target)
+
+    def fetch_many(self, wanted: dict[str, list[Path]], sizes: dict[str, int]) -> None:
+        """Copy every blob of ``wanted`` to its files from the local blob store (verified)."""
+        for digest, targets in wanted.items():
+            for target in targets:
+                self.fetch(digest, target)
 
 
 def _quote(*parts: str) -> str:
@@ -265,6 +276,11 @@ class RemoteArtifactSource:
     def fetch(self, digest: str, target: Path) -> None:
         """Stream the blob from the server (verified)."""
         self.blob_client.download_to(digest, target)
+
+    def fetch_many(self, wanted: dict[str, list[Path]], sizes: dict[str, int]) -> None:
+        """Download every blob of ``wanted`` to its files (verified): the small ones in
+        batched requests, the large ones streamed one by one."""
+        self.blob_client.download_many(wanted, sizes)
 
 
 def source_for(queries: Any) -> ArtifactSource:

@@ -15,7 +15,7 @@ from typing import Any
 from kiseki.artifacts.artifact import Artifact
 from kiseki.artifacts.names import check_alias, parse_artifact_ref
 from kiseki.artifacts.sources import ArtifactSource
-from kiseki.errors import UsageError
+from kiseki.errors import NotFoundError, UsageError
 from kiseki.runlog.records import ArtifactLogged, ArtifactUsed
 
 
@@ -62,7 +62,36 @@ def log_artifact(
             )
         )
     artifact._mark_logged(entity, project, names)
+    if settings is None or settings.mode in ("offline", "disabled"):
+        mode = "disabled" if settings is None else settings.mode
+        artifact._unwaitable = (
+            f"This run is {mode}, so artifact {artifact.name!r} gets its version only when "
+            "the run is synced (kiseki sync): wait() works for online runs."
+        )
+    else:
+        artifact._lookup = stored_version_lookup(
+            settings, entity, project, artifact.name, artifact.digest
+        )
     return artifact
+
+
+def stored_version_lookup(settings: Any, entity: str, project: str, name: str, digest: str) -> Any:
+    """A function that returns ``(record, source)`` of the stored version of artifact
+    ``name`` with content ``digest``, or ``None`` while the store does not hold it yet."""
+    sources: list[ArtifactSource] = []
+
+    def lookup() -> tuple[Any, ArtifactSource] | None:
+        if not sources:
+            sources.append(artifact_source(settings))
+        source = sources[0]
+        try:
+            versions = source.versions(entity, project, name)
+        except NotFoundError:  # the project or artifact is not there yet
+            return None
+        found = [record for record in versions if record.digest == digest]
+        return (found[-1], source) if found else None
+
+    return lookup
 
 
 def artifact_source(settings: Any) -> ArtifactSource:

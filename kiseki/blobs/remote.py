@@ -15,11 +15,13 @@ import os
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from kiseki import jsoncodec
+from kiseki.blobs.frames import FRAME_MEDIA_TYPE, HEADER, frame_header, parse_header
 from kiseki.blobs.local import BlobCorruptError, LocalBlobStore, is_digest
 from kiseki.errors import ApiError, AuthError, NotFoundError
 
@@ -27,6 +29,12 @@ BLOCK_SIZE = 1024 * 1024
 PROGRESS_INTERVAL_S = 5.0
 MAX_DIGESTS_PER_QUERY = 5000
 USER_AGENT = "kiseki-sdk"
+SMALL_BLOB_BYTES = 1024 * 1024
+"""Blobs under this size travel in batches; larger ones each in their own streamed request."""
+BATCH_MAX_BYTES = 8 * 1024 * 1024
+"""Bytes of blobs in one batch request (uploads and downloads)."""
+BATCH_MAX_BLOBS = 1000
+"""Blobs in one batch request."""
 
 
 @dataclass
@@ -193,14 +201,58 @@ class RemoteBlobClient:
         after an interruption resumes the upload. The report lists the blobs that the server
         lacks and the local store does not hold either (deleted after they were logged)."""
         report = UploadReport()
+        small: list[tuple[str, int]] = []
         for digest in self.missing(digests):
-            if not local.has(digest):
+            try:
+                size = local.size(digest)
+            except FileNotFoundError:
                 report.unavailable.append(digest)
+                continue
+            if size < SMALL_BLOB_BYTES:
+                small.append((digest, size))
                 continue
             self.upload(digest, local, progress)
             report.sent += 1
-            report.bytes_sent += local.size(digest)
+            report.bytes_sent += size
+        groups = [[digest for digest, _size in batch] for batch in batches(small)]
+        last_progress = time.monotonic()
+        # the next batch's body is read from disk while the server stores the current one
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kiseki-blob-batch") as pool:
+            following = pool.submit(batch_body, groups[0], local) if groups else None
+            for index, group in enumerate(groups):
+                assert following is not None
+                body = following.result()
+                following = (
+                    pool.submit(batch_body, groups[index + 1], local)
+                    if index + 1 < len(groups)
+                    else None
+                )
+                self.post_batch(body)
+                report.sent += len(group)
+                report.bytes_sent += len(body) - len(group) * HEADER.size
+                if progress is not None and time.monotonic() - last_progress >= PROGRESS_INTERVAL_S:
+                    last_progress = time.monotonic()
+                    progress()
         return report
+
+    def upload_batch(self, digests: list[str], local: LocalBlobStore) -> None:
+        """Send the local blobs ``digests`` in one ``POST /api/v1/blobs/batch`` (meant for
+        small blobs: the request body is built in memory); the server verifies each."""
+        self.post_batch(batch_body(digests, local))
+
+    def post_batch(self, body: bytes) -> None:
+        """Send a body of frames (see :func:`batch_body`) to ``POST /api/v1/blobs/batch``."""
+        path = f"{self._parsed.path}/api/v1/blobs/batch"
+        response = self._exchange(
+            "POST",
+            path,
+            body,
+            {"Content-Type": FRAME_MEDIA_TYPE, "Content-Length": str(len(body))},
+        )
+        if response.status >= 400:
+            self.close()  # the server may not have read the whole body
+            self._fail("POST", path, response)
+        response.read()
 
     def download_to(self, digest: str, target: Path, expected_size: int | None = None) -> int:
         """Stream the blob into the file ``target`` (via a temporary file beside it), verifying
@@ -230,6 +282,54 @@ class RemoteBlobClient:
             temp.unlink(missing_ok=True)
             raise
         return size
+
+    def download_many(self, wanted: dict[str, list[Path]], sizes: dict[str, int]) -> None:
+        """Download every blob of ``wanted`` (digest → the files to write it to), verified:
+        those under ``SMALL_BLOB_BYTES`` (by ``sizes``) in batches through
+        ``POST /api/v1/blobs/fetch``, the others one streamed ``GET`` each."""
+        small = [(d, sizes.get(d, 0)) for d in wanted if sizes.get(d, 0) < SMALL_BLOB_BYTES]
+        for digest in wanted:
+            if sizes.get(digest, 0) >= SMALL_BLOB_BYTES:
+                first, *others = wanted[digest]
+                self.download_to(digest, first)
+                _copy_to(first, others)
+        for batch in batches(small):
+            self.fetch_batch([digest for digest, _size in batch], wanted)
+
+    def fetch_batch(self, digests: list[str], wanted: dict[str, list[Path]]) -> None:
+        """Download the blobs ``digests`` in one ``POST /api/v1/blobs/fetch`` and write each
+        (verified, via a temporary file) to its files in ``wanted``."""
+        path = f"{self._parsed.path}/api/v1/blobs/fetch"
+        body = jsoncodec.dumps_bytes({"digests": digests})
+        response = self._exchange("POST", path, body, {"Content-Type": "application/json"})
+        if response.status >= 400:
+            self._fail("POST", path, response)
+        try:
+            for expected in digests:
+                header = response.read(HEADER.size)
+                if len(header) < HEADER.size:
+                    raise BlobCorruptError(
+                        f"The server's answer to {path} ended before blob {expected}: the "
+                        "download was interrupted; download again."
+                    )
+                digest, size = parse_header(header)
+                if digest != expected:
+                    raise BlobCorruptError(
+                        f"The server sent blob {digest!r} where {expected} was due: the "
+                        "download was damaged; download again."
+                    )
+                data = response.read(size)
+                if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
+                    raise BlobCorruptError(
+                        f"The bytes received for blob {digest} do not hash to it: the "
+                        "download was damaged; download again."
+                    )
+                for target in wanted[digest]:
+                    _write_atomically(target, data)
+            response.read()
+        except BaseException:
+            self.close()
+            raise
 
     def fetch_into(self, digest: str, local: LocalBlobStore) -> None:
         """Download the blob into the local blob store (verified)."""
@@ -264,6 +364,56 @@ class _ProgressReader:
     def seek(self, offset: int, whence: int = 0) -> int:
         """Seek the wrapped file (a retried request starts again from 0)."""
         return self._stream.seek(offset, whence)
+
+
+def batch_body(digests: list[str], local: LocalBlobStore) -> bytes:
+    """The frames of the local blobs ``digests``, one after the other."""
+    parts: list[bytes] = []
+    for digest in digests:
+        data = local.read_bytes(digest)
+        parts += (frame_header(digest, len(data)), data)
+    return b"".join(parts)
+
+
+def batches(blobs: list[tuple[str, int]]) -> Iterable[list[tuple[str, int]]]:
+    """``(digest, size)`` pairs grouped into batches of at most ``BATCH_MAX_BLOBS`` blobs and
+    (unless one blob alone is larger) ``BATCH_MAX_BYTES`` bytes."""
+    batch: list[tuple[str, int]] = []
+    total = 0
+    for digest, size in blobs:
+        if batch and (len(batch) >= BATCH_MAX_BLOBS or total + size > BATCH_MAX_BYTES):
+            yield batch
+            batch, total = [], 0
+        batch.append((digest, size))
+        total += size
+    if batch:
+        yield batch
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` through a temporary file beside it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.part")
+    try:
+        temp.write_bytes(data)
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _copy_to(source: Path, targets: list[Path]) -> None:
+    """Copy the downloaded file ``source`` to each of ``targets`` (the same blob at several
+    paths of an artifact)."""
+    import shutil
+
+    for target in targets:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.with_name(f".{target.name}.part")
+        try:
+            shutil.copyfile(source, temp)
+            os.replace(temp, target)
+        finally:
+            temp.unlink(missing_ok=True)
 
 
 def _unavailable(base_url: str, exc: BaseException) -> Exception:
