@@ -23,6 +23,7 @@ import kiseki  # noqa: E402
 from kiseki.integrations.keras import KisekiMetricsLogger  # noqa: E402
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword"),
 ]
 

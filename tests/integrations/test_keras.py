@@ -18,6 +18,7 @@ import kiseki  # noqa: E402
 from kiseki.integrations.keras import KisekiMetricsLogger, KisekiModelCheckpoint  # noqa: E402
 
 pytestmark = [
+    pytest.mark.slow,
     # Keras's PyTorch backend turns variables into arrays the way NumPy 2 deprecates
     pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword"),
 ]

@@ -15,6 +15,7 @@ import kiseki  # noqa: E402
 from kiseki.integrations.lightning import KisekiLogger  # noqa: E402
 
 pytestmark = [
+    pytest.mark.slow,
     # a tiny in-memory data set: Lightning's advice on workers and batch counts does not apply
     pytest.mark.filterwarnings("ignore:The '.*_dataloader' does not have many workers"),
     pytest.mark.filterwarnings("ignore:The number of training batches"),

@@ -19,6 +19,8 @@ pytest.importorskip("accelerate")
 import kiseki  # noqa: E402
 from kiseki.integrations.transformers import KisekiCallback, prefixed_metrics  # noqa: E402
 
+pytestmark = pytest.mark.slow  # drives real clients or ML libraries: full suite only
+
 
 def tiny_bert() -> Any:
     torch.manual_seed(0)

@@ -35,6 +35,8 @@ from wandb_harness import (
 import kiseki
 from kiseki.errors import NotFoundError
 
+pytestmark = pytest.mark.slow  # drives real clients or ML libraries: full suite only
+
 ROWS = 1000
 VERSIONS = pytest.mark.parametrize("version", sorted(WANDB_VERSIONS, reverse=True))
 

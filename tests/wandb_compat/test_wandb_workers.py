@@ -15,6 +15,8 @@ import kiseki
 from kiseki.store.accounts import AccountStore
 from kiseki.store.database import StoreLocation, create_store_engine, ensure_schema
 
+pytestmark = pytest.mark.slow  # drives real clients or ML libraries: full suite only
+
 
 @pytest.fixture
 def two_workers(tmp_path: Path) -> Iterator[tuple[LiveServer, str]]:
