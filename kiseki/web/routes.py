@@ -140,8 +140,9 @@ def _csrf(request: Request) -> str | None:
 
 # -- pages ------------------------------------------------------------------------------------
 _CSP_WEBGL = _CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-eval'")
-"""The compare page's policy: Plotly's WebGL charts (parcoords) compile their shader
-drivers with ``new Function``; scripts still come only from this server."""
+"""The policy of the pages with a parallel-coordinates chart (compare, sweep): Plotly's WebGL
+charts (parcoords) compile their shader drivers with ``new Function``; scripts still come only
+from this server."""
 
 
 def _page(

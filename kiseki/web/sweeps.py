@@ -31,7 +31,7 @@ from kiseki.server.service import TrackerService, Viewer
 from kiseki.sweeps.importance import flatten_params, parameter_importance
 from kiseki.web import payloads
 from kiseki.web.access import ServiceDep, ViewerDep, require_write_header
-from kiseki.web.routes import _api, _error_page, _page
+from kiseki.web.routes import _CSP_WEBGL, _api, _error_page, _page
 
 router = APIRouter(include_in_schema=False)
 """The sweep pages: included in the web app's router."""
@@ -84,7 +84,7 @@ def sweep_page(
         "sweep": sweep.to_json(),
         "can_write": service.can_write_entity(viewer, entity),
     }
-    return _page(request, "sweep.html", context, viewer)
+    return _page(request, "sweep.html", context, viewer, policy=_CSP_WEBGL)
 
 
 def sweep_detail(

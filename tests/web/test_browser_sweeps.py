@@ -89,6 +89,9 @@ def test_sweep_page_shows_trials_charts_importance_and_controls(
     assert set(headers[4:7]) == {"lr", "optimizer", "layers"}
     page.wait_for_selector("#metric-chart[data-traces='8']")
     page.wait_for_selector("#parcoords-chart[data-dimensions='4'][data-lines='8']")
+    # drawn, not replaced by the "could not start WebGL" notice (the page's CSP allows it)
+    assert page.locator("#parcoords-chart .main-svg").count() >= 1
+    assert page.locator("#parcoords-chart p").count() == 0
     importance = page.locator("#importance-table tbody tr")
     assert importance.count() == 3
     assert set(importance.evaluate_all("rows => rows.map(r => r.dataset.param)")) == {
