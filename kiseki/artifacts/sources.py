@@ -9,13 +9,11 @@ blob store; :class:`RemoteArtifactSource` calls ``/api/v1/artifacts`` and
 
 from __future__ import annotations
 
-import hashlib
-import os
 import urllib.parse
 from pathlib import Path
 from typing import Any, Protocol
 
-from kiseki.blobs.local import BlobCorruptError, LocalBlobStore
+from kiseki.blobs.local import LocalBlobStore, copy_verified
 from kiseki.errors import NotFoundError
 from kiseki.store.artifact_queries import (
     ArtifactCollectionRecord,
@@ -24,7 +22,7 @@ from kiseki.store.artifact_queries import (
 )
 from kiseki.store.queries import RunRecord, StoreQueries
 
-COPY_CHUNK = 1024 * 1024
+_DAMAGED_STORED_BLOB = "the stored blob is damaged; log the artifact again from its source files."
 
 
 class ArtifactSource(Protocol):
@@ -79,30 +77,6 @@ class ArtifactSource(Protocol):
         """Write every blob of ``wanted`` (digest → files) to its files (verified; ``sizes``
         lets a server source batch the small ones)."""
         ...
-
-
-def copy_verified(stream: Any, digest: str, target: Path) -> int:
-    """Copy ``stream`` to ``target`` through a temporary file beside it, checking that the
-    bytes hash to ``digest``; returns the size. :class:`BlobCorruptError` when they do not."""
-    temp = target.with_name(f".{target.name}.part")
-    hasher = hashlib.sha256()
-    size = 0
-    try:
-        with open(temp, "wb") as out:
-            while chunk := stream.read(COPY_CHUNK):
-                hasher.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-        if hasher.hexdigest() != digest:
-            raise BlobCorruptError(
-                f"The stored blob {digest} is damaged (its bytes hash to "
-                f"{hasher.hexdigest()}); {target.name} was not written. Log the artifact again "
-                "from its source files."
-            )
-        os.replace(temp, target)
-    finally:
-        temp.unlink(missing_ok=True)
-    return size
 
 
 class StoreArtifactSource:
@@ -162,7 +136,7 @@ class StoreArtifactSource:
                 "deleted or never synced here."
             ) from exc
         with stream:
-            copy_verified(stream, digest, target)
+            copy_verified(stream, digest, target, _DAMAGED_STORED_BLOB)
 
     def fetch_many(self, wanted: dict[str, list[Path]], sizes: dict[str, int]) -> None:
         """Copy every blob of ``wanted`` to its files from the local blob store (verified)."""

@@ -165,6 +165,30 @@ class LocalBlobStore:
             raise
 
 
+def copy_verified(stream: BinaryIO, digest: str, target: Path, advice: str) -> int:
+    """Copy ``stream`` into the file ``target`` through a temporary file beside it, checking
+    that the bytes hash to ``digest``; returns the size. On a mismatch nothing is written and
+    :class:`BlobCorruptError` names the blob and ends with ``advice`` (what to do)."""
+    temp = target.with_name(f".{target.name}.part")
+    hasher = hashlib.sha256()
+    size = 0
+    try:
+        with open(temp, "wb") as out:
+            while chunk := stream.read(_COPY_CHUNK):
+                hasher.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+        if hasher.hexdigest() != digest:
+            raise BlobCorruptError(
+                f"The bytes of blob {digest} hash to {hasher.hexdigest()}; {target.name} was "
+                f"not written: {advice}"
+            )
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
+    return size
+
+
 def local_blob_store(kiseki_dir: Path | str) -> LocalBlobStore:
     """The blob store of a kiseki directory (``<KISEKI_DIR>/blobs``), which the embedded
     store and the SDK's local copies share."""

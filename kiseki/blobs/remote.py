@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 
 from kiseki import jsoncodec
 from kiseki.blobs.frames import FRAME_MEDIA_TYPE, HEADER, frame_header, parse_header
-from kiseki.blobs.local import BlobCorruptError, LocalBlobStore, is_digest
+from kiseki.blobs.local import BlobCorruptError, LocalBlobStore, copy_verified, is_digest
 from kiseki.errors import ApiError, AuthError, NotFoundError
 
 BLOCK_SIZE = 1024 * 1024
@@ -262,24 +262,12 @@ class RemoteBlobClient:
         if response.status >= 400:
             self._fail("GET", path, response)
         target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.with_name(f".{target.name}.part")
-        hasher = hashlib.sha256()
-        size = 0
         try:
-            with open(temp, "wb") as out:
-                while chunk := response.read(BLOCK_SIZE):
-                    hasher.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
-            if hasher.hexdigest() != digest:
-                raise BlobCorruptError(
-                    f"The bytes received for blob {digest} hash to {hasher.hexdigest()}: the "
-                    "download was damaged; download again."
-                )
-            os.replace(temp, target)
+            size = copy_verified(
+                response, digest, target, "the download was damaged; download again."
+            )
         except BaseException:
             self.close()
-            temp.unlink(missing_ok=True)
             raise
         return size
 
