@@ -404,34 +404,27 @@ class SweepStore:
                 or 0
             )
             trial_no += 1
-            run_id = generate_run_id()
+            row: dict[str, Any] = {
+                "trial_no": trial_no,
+                "run_id": generate_run_id(),
+                "params": suggestion.params,
+                "grid_index": suggestion.grid_index,
+                "state": "running",
+                "agent": agent,
+                "created_at": now,
+                "updated_at": now,
+            }
             conn.execute(
                 sweep_trials.insert().values(
-                    sweep_pk=sweep.pk,
-                    trial_no=trial_no,
-                    run_id=run_id,
-                    params=suggestion.params,
-                    suggestion=suggestion.internal,
-                    grid_index=suggestion.grid_index,
-                    state="running",
-                    agent=agent,
-                    created_at=now,
-                    updated_at=now,
+                    sweep_pk=sweep.pk, suggestion=suggestion.internal, **row
                 )
             )
         trial = TrialRecord(
-            trial_no=trial_no,
-            run_id=run_id,
-            params=suggestion.params,
+            **row,
             internal=suggestion.internal,
-            grid_index=suggestion.grid_index,
-            state="running",
             exit_code=None,
             stop_reason=None,
             error=None,
-            agent=agent,
-            created_at=now,
-            updated_at=now,
             run_pk=None,
             run_state=None,
             value=None,
