@@ -29,6 +29,7 @@ from wandb_harness import (
     client_env,
     last_json,
     run_script,
+    start_script,
     wandb_python,
 )
 
@@ -192,18 +193,8 @@ def test_a_sigkilled_client_ends_crashed(
     python = wandb_python(version)
     env = client_env(server.url, key, tmp_path / "wandb")
     project = f"crash-{version.replace('.', '')}"
-    process = subprocess.Popen(
-        [str(python), "-c", HANG_SCRIPT, project],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
+    process, run_id = start_script(python, HANG_SCRIPT, [project], env, tmp_path)
     try:
-        assert process.stdout is not None
-        run_id = json.loads(process.stdout.readline())["id"]
         api = kiseki.Api(base_url=server.url, api_key=key)
         assert api.run(f"alice/{project}/{run_id}").state == "running"
     finally:
@@ -254,17 +245,8 @@ def test_a_run_stopped_from_the_web_app_stops_the_client_and_ends_killed(
     python = wandb_python(version)
     env = client_env(server.url, key, tmp_path / "wandb")
     project = f"stop-{version.replace('.', '')}"
-    process = subprocess.Popen(
-        [str(python), "-c", STOPPABLE_SCRIPT, project],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    process, run_id = start_script(python, STOPPABLE_SCRIPT, [project], env, tmp_path)
     try:
-        assert process.stdout is not None
-        run_id = json.loads(process.stdout.readline())["id"]
         stop = urllib.request.Request(
             f"{server.url}/api/v1/runs/alice/{project}/{run_id}/stop",
             method="POST",
@@ -272,6 +254,7 @@ def test_a_run_stopped_from_the_web_app_stops_the_client_and_ends_killed(
         )
         with urllib.request.urlopen(stop, timeout=30) as response:
             assert response.status == 200
+        assert process.stdout is not None
         output = process.stdout.read()  # until the client exits
         process.wait(timeout=90)
     finally:

@@ -207,6 +207,32 @@ def run_script(
     return done
 
 
+def start_script(
+    python: Path, script: str, args: list[str], env: dict[str, str], cwd: Path
+) -> tuple[subprocess.Popen[str], str]:
+    """Start ``script`` with the client's python in its own process group (so a test can kill
+    the client with its ``wandb-core`` helper); returns the process and the run id the script
+    prints first as ``{"id": ...}``."""
+    process = subprocess.Popen(
+        [str(python), "-c", script, *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    try:
+        run_id: str = json.loads(process.stdout.readline())["id"]
+    except BaseException:
+        process.kill()
+        process.wait()
+        process.stdout.close()
+        raise
+    return process, run_id
+
+
 def last_json(output: str) -> dict[str, Any]:
     """The last line of ``output`` that is a JSON object."""
     for line in reversed(output.splitlines()):
