@@ -16,6 +16,20 @@ from kiseki.httpclient import HttpClient, ServerUnavailableError
 START_TIMEOUT_S = 30.0
 
 
+def create_user_key(store: str, name: str = "alice") -> str:
+    """Create the store (schema included) if needed and the user ``name``; returns their API key."""
+    from kiseki.store.accounts import AccountStore
+    from kiseki.store.database import StoreLocation, create_store_engine, ensure_schema
+
+    location = StoreLocation.parse(store)
+    ensure_schema(location)
+    engine = create_store_engine(location)
+    try:
+        return AccountStore(engine).create_user(name)[1]
+    finally:
+        engine.dispose()
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as sock:

@@ -17,11 +17,9 @@ from pathlib import Path
 
 import pytest
 from flaky_proxy import FlakyProxy
-from live_server import LiveServer
+from live_server import LiveServer, create_user_key
 
 import kiseki
-from kiseki.store.accounts import AccountStore
-from kiseki.store.database import StoreLocation, create_store_engine, ensure_schema
 
 pytestmark = pytest.mark.slow
 
@@ -30,13 +28,7 @@ pytestmark = pytest.mark.slow
 def server(tmp_path: Path) -> Iterator[tuple[LiveServer, str]]:
     """A live server on SQLite and alice's API key."""
     store = str(tmp_path / "server.db")
-    location = StoreLocation.parse(store)
-    ensure_schema(location)
-    engine = create_store_engine(location)
-    try:
-        key = AccountStore(engine).create_user("alice")[1]
-    finally:
-        engine.dispose()
+    key = create_user_key(store)
     live = LiveServer(store, tmp_path).start()
     yield live, key
     if live.process is not None and live.process.poll() is None:

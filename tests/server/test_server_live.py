@@ -8,13 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_server import LiveServer
+from live_server import LiveServer, create_user_key
 from server_world import run_records, store_for
 
 from kiseki.httpclient import HttpClient, ServerUnavailableError
 from kiseki.sinks.http import record_to_json
-from kiseki.store.accounts import AccountStore
-from kiseki.store.database import StoreLocation, create_store_engine, ensure_schema
 
 pytestmark = pytest.mark.slow
 ROWS = 3000
@@ -25,16 +23,6 @@ def values(step: int) -> dict[str, Any]:
     return {f"m{i}": step * 10 + i for i in range(10)}
 
 
-def make_user(store: str) -> str:
-    location = StoreLocation.parse(store)
-    ensure_schema(location)
-    engine = create_store_engine(location)
-    try:
-        return AccountStore(engine).create_user("alice")[1]
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return store_for(request, request.param, tmp_path)
@@ -42,7 +30,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def server(store: str, tmp_path: Path) -> Iterator[tuple[LiveServer, str]]:
-    key = make_user(store)
+    key = create_user_key(store)
     live = LiveServer(store, tmp_path).start()
     yield live, key
     if live.process is not None and live.process.poll() is None:
@@ -153,7 +141,7 @@ def test_several_clients_log_at_once(server: tuple[LiveServer, str]) -> None:
 
 def test_several_worker_processes_share_one_sqlite_store(tmp_path: Path) -> None:
     store = str(tmp_path / "server.db")
-    key = make_user(store)
+    key = create_user_key(store)
     live = LiveServer(store, tmp_path, workers=2).start()
     try:
         records = run_records("w1", rows=2000, values=values)

@@ -10,11 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
-from live_server import LiveServer
+from live_server import LiveServer, create_user_key
 from wandb_harness import HEARTBEAT_TIMEOUT_S
-
-from kiseki.store.accounts import AccountStore
-from kiseki.store.database import StoreLocation, create_store_engine, ensure_schema
 
 
 @pytest.fixture(scope="session")
@@ -22,13 +19,7 @@ def wandb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Liv
     """``kiseki server`` on SQLite with user ``alice``; yields the server and her API key."""
     root = tmp_path_factory.mktemp("wandb-server")
     store = str(root / "server.db")
-    location = StoreLocation.parse(store)
-    ensure_schema(location)
-    engine = create_store_engine(location)
-    try:
-        key = AccountStore(engine).create_user("alice")[1]
-    finally:
-        engine.dispose()
+    key = create_user_key(store)
     live = LiveServer(
         store, root, extra_args=["--heartbeat-timeout", str(HEARTBEAT_TIMEOUT_S)]
     ).start()

@@ -8,12 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from live_server import LiveServer
+from live_server import LiveServer, create_user_key
 from wandb_harness import PROGRESS_SCRIPT, client_env, last_json, run_script, wandb_python
 
 import kiseki
-from kiseki.store.accounts import AccountStore
-from kiseki.store.database import StoreLocation, create_store_engine, ensure_schema
 
 pytestmark = pytest.mark.slow  # drives real clients or ML libraries: full suite only
 
@@ -22,13 +20,7 @@ pytestmark = pytest.mark.slow  # drives real clients or ML libraries: full suite
 def two_workers(tmp_path: Path) -> Iterator[tuple[LiveServer, str]]:
     """``kiseki server --workers 2`` on SQLite with user ``alice``; yields it and her key."""
     store = str(tmp_path / "server.db")
-    location = StoreLocation.parse(store)
-    ensure_schema(location)
-    engine = create_store_engine(location)
-    try:
-        key = AccountStore(engine).create_user("alice")[1]
-    finally:
-        engine.dispose()
+    key = create_user_key(store)
     live = LiveServer(store, tmp_path, workers=2).start()
     yield live, key
     if live.process is not None and live.process.poll() is None:
