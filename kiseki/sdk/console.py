@@ -14,6 +14,19 @@ def _stream() -> TextIO:
     return sys.stderr
 
 
+def warn_once(warned: set[str], topic: str, message: str) -> None:
+    """Print ``message`` to the process's own stderr (past any console capture) the first
+    time ``topic`` comes up; ``warned`` remembers the topics. Never raises: a warning must not
+    break the training loop."""
+    if topic in warned:
+        return
+    warned.add(topic)
+    try:
+        print(message, file=sys.__stderr__ or sys.stderr, flush=True)
+    except Exception:
+        pass
+
+
 def print_start(name: str, run_id: str, project: str, where: str, resumed: bool) -> None:
     """One line naming the run and where it is stored."""
     verb = "resumed" if resumed else "started"

@@ -30,6 +30,7 @@ from typing import Any
 from kiseki.blobs.local import LocalBlobStore
 from kiseki.errors import UsageError
 from kiseki.runlog.records import FileSaved
+from kiseki.sdk.console import warn_once
 
 POLICIES = ("live", "now", "end")
 LIVE_POLL_S = 1.0
@@ -212,10 +213,4 @@ class RunFileSaver:
                     self._warn("live", f"kiseki: could not save {path}: {exc.strerror or exc}")
 
     def _warn(self, topic: str, message: str) -> None:
-        if topic in self._warned:
-            return
-        self._warned.add(topic)
-        try:
-            print(message, file=sys.__stderr__ or sys.stderr, flush=True)
-        except Exception:
-            pass
+        warn_once(self._warned, topic, message)

@@ -12,13 +12,13 @@ sample that fails as a whole is skipped with one warning on stderr.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from kiseki.runlog.records import SystemSampled
+from kiseki.sdk.console import warn_once
 
 MB = 1024 * 1024
 GB = 1024 * MB
@@ -242,7 +242,7 @@ class SystemMetricsSampler:
         self._epoch = epoch
         self._collector_factory = collector_factory
         self._stop = threading.Event()
-        self._warned = False
+        self._warned: set[str] = set()
         self.samples_taken = 0
         self.collector: SystemMetricsCollector | None = None
         self._thread = threading.Thread(target=self._main, name="kiseki-system", daemon=True)
@@ -285,10 +285,4 @@ class SystemMetricsSampler:
             self._warn(f"kiseki: a system-metrics sample failed and was skipped: {exc!r}")
 
     def _warn(self, message: str) -> None:
-        if self._warned:
-            return
-        self._warned = True
-        try:
-            print(message, file=sys.__stderr__ or sys.stderr, flush=True)
-        except Exception:
-            pass
+        warn_once(self._warned, "sample", message)

@@ -14,7 +14,6 @@ or the process is interrupted while it waits. See docs/reliability.md.
 from __future__ import annotations
 
 import collections
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from typing import Any
 from kiseki.runlog.framing import UnencodableRecordError, encode_records, split_encodable
 from kiseki.runlog.records import HistoryRow, MetadataCaptured, RunFinished, SummaryChanged
 from kiseki.runlog.writer import RunLogWriter
+from kiseki.sdk.console import warn_once
 from kiseki.sinks.sync import SYNCED_MARKER
 from kiseki.store.applier import RunKey
 
@@ -484,10 +484,4 @@ class RunWriter:
                 pass
 
     def _warn(self, topic: str, message: str) -> None:
-        if topic in self._warned:
-            return
-        self._warned.add(topic)
-        try:
-            print(message, file=sys.__stderr__ or sys.stderr, flush=True)
-        except Exception:
-            pass
+        warn_once(self._warned, topic, message)
